@@ -8,6 +8,7 @@
 #   TEST_TOOLS  += $(TBIN)/tool         helpers the pytest suites drive
 #   BENCHES     += bench-name           phony targets run by `make bench`
 #   DEMO_STEPS  += demo-name            phony targets run by `make demo`, in order
+#   TEST_BUILD  += target               extra things `make test` builds (kernel image...)
 
 BUILD   ?= build
 BIN     := $(BUILD)/bin
@@ -29,6 +30,7 @@ FUZZERS    :=
 TEST_TOOLS :=
 BENCHES    :=
 DEMO_STEPS :=
+TEST_BUILD :=
 
 .PHONY: all deps test unit e2e bench demo fuzz clean
 all:
@@ -49,7 +51,7 @@ deps:
 
 # `make test`: install what is missing, build, run every suite, one summary.
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_TESTS)
+	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(TEST_BUILD)
 	@scripts/run-tests $(UNIT_TESTS)
 
 unit: all $(UNIT_TESTS)
