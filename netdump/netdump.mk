@@ -1,0 +1,31 @@
+# netdump/netdump.mk: the netdump protocol library and its unit tests.
+#
+# Other fragments link $(ND_LIB) (or list $(ND_OBJS)) and include "netdump/...h".
+# Unit tests link a separately built copy of the sources compiled with ASan/UBSan,
+# so decoder bugs show up as test failures rather than silent corruption.
+
+ND_SRCS := $(wildcard netdump/*.c)
+ND_OBJS := $(ND_SRCS:%.c=$(OBJ)/%.o)
+ND_LIB  := $(BUILD)/lib/libnetdump.a
+
+$(ND_LIB): $(ND_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+all: $(ND_LIB)
+
+ND_SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+ND_SAN_OBJS   := $(ND_SRCS:%.c=$(OBJ)/ndsan/%.o)
+ND_TEST_SRCS  := $(wildcard tests/unit/test_netdump_*.c)
+ND_TESTS      := $(ND_TEST_SRCS:tests/unit/%.c=$(TBIN)/%)
+UNIT_TESTS    += $(ND_TESTS)
+
+$(OBJ)/ndsan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ND_SAN) -c $< -o $@
+
+$(TBIN)/test_netdump_%: $(OBJ)/ndsan/tests/unit/test_netdump_%.o $(ND_SAN_OBJS) $(ND_TEST_EXTRA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ND_SAN) $^ -o $@ $(LDFLAGS) -lcmocka
+.PRECIOUS: $(OBJ)/ndsan/%.o
