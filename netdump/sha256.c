@@ -166,8 +166,10 @@ static int shani_usable(void)
 }
 #endif
 
+#ifdef ND_HAVE_SHANI
 /* -1: not probed yet.  Racing first callers all compute the same answer. */
 static int use_accel = -1;
+#endif
 
 static void blocks(uint32_t st[8], const uint8_t *p, size_t nblocks)
 {
