@@ -1,0 +1,31 @@
+# collector/corecastd/corecastd.mk: the corecastd collector daemon and its unit tests.
+#
+# The daemon links the netdump library and the store; both fragments may come
+# later in the include order, so their variables are only used in recipes or
+# through fixed paths.
+
+CCD_SRCS := $(wildcard collector/corecastd/*.c)
+
+# (the daemon binary is added with its event loop)
+
+# The pieces the unit tests exercise are free of netdump and store dependencies.
+CCD_UNIT_SRCS := collector/corecastd/config.c collector/corecastd/listen.c \
+                 collector/corecastd/ratelimit.c collector/corecastd/log.c
+CCD_SAN       := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+CCD_SAN_OBJS  := $(CCD_UNIT_SRCS:%.c=$(OBJ)/ccdsan/%.o)
+CCD_TEST_SRCS := $(wildcard tests/unit/test_ccd_*.c)
+CCD_TESTS     := $(CCD_TEST_SRCS:tests/unit/%.c=$(TBIN)/%)
+UNIT_TESTS    += $(CCD_TESTS)
+
+$(OBJ)/ccdsan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CCD_SAN) -c $< -o $@
+.PRECIOUS: $(OBJ)/ccdsan/%.o
+
+$(TBIN)/test_ccd_%: $(OBJ)/ccdsan/tests/unit/test_ccd_%.o $(CCD_SAN_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CCD_SAN) $^ -o $@ $(LDFLAGS) -lcmocka
+
+.PHONY: ccd-unit
+ccd-unit: $(CCD_TESTS)
+	@set -e; for t in $(CCD_TESTS); do $$t; done
