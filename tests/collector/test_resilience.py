@@ -1,0 +1,127 @@
+"""The collector survives being killed mid-transfer and a flood of hostile datagrams."""
+import random
+import struct
+import time
+
+import ccharness as H
+
+
+def _spool_bytes(store):
+    """Bytes of partial data in the store's spool (the .part files)."""
+    total = 0
+    spool = store / "spool"
+    if spool.is_dir():
+        for f in spool.iterdir():
+            if f.name.endswith(".part"):
+                total += f.stat().st_size
+    return total
+
+
+def test_resume_after_collector_sigkill(make_daemon, big_core, tmp_path, procs, sent_ok,
+                                        stored_identical):
+    d = make_daemon()
+    port = d.port
+    # 40 Mbit/s: the 24 MiB core takes about five seconds, so it is surely mid-flight.
+    imp = H.Impair(tmp_path / "impair", f"127.0.0.1:{port}", ["--rate", 40, "--delay", 1])
+    procs.append(imp)
+    sender = H.send_async(imp.endpoint, big_core["path"], "dev-resume", "--timeout", 120,
+                          log=tmp_path / "send.log")
+    procs.append(sender)
+    size = big_core["size"]
+    H.wait_for(lambda: _spool_bytes(d.store) >= size // 2, 60, "half the core in the spool")
+    assert sender.poll() is None, "transfer finished before the collector could be killed"
+    d.kill()
+    killed_at = imp.counters()["up"]["tx_bytes"]
+
+    time.sleep(0.5)  # the sender keeps retransmitting into a dead port meanwhile
+    d.start(listen=[f"udp://127.0.0.1:{port}"])
+    assert d.port == port
+    sender.wait(150)
+    sent_ok(_completed(sender, tmp_path / "send.log"))
+    after = imp.stop()["up"]["tx_bytes"] - killed_at
+
+    row = stored_identical(d.store, big_core, tmp_path)
+    assert row["device"] == "dev-resume"
+    # Resumed, not restarted: well under a whole core crossed after the restart.
+    assert after < 0.8 * size, f"{after} bytes sent after restart for a {size}-byte core"
+    assert not any(f.name.endswith(".part") for f in (d.store / "spool").iterdir())
+
+
+class _Done:
+    def __init__(self, rc, out):
+        self.returncode, self.stdout, self.stderr = rc, out, b""
+
+
+def _completed(proc, log):
+    return _Done(proc.returncode, log.read_bytes())
+
+
+def garbage_datagrams(n, seed=1):
+    """n hostile datagrams: random bytes, truncated headers, forged cookies (netdump v1:
+    12-byte header "ND", version, type, cookie u64; DATA adds offset u64, tsval u32,
+    len u16, payload)."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        kind = i % 4
+        if kind == 0:          # random bytes of random length, including empty
+            out.append(rng.randbytes(rng.randrange(0, 1500)))
+        elif kind == 1:        # a valid-looking header cut short anywhere
+            hdr = b"ND\x01" + bytes([rng.randrange(0, 16)]) + rng.randbytes(8) + \
+                rng.randbytes(rng.randrange(0, 64))
+            out.append(hdr[:rng.randrange(0, len(hdr) + 1)])
+        elif kind == 2:        # well-formed DATA (type 4) with a forged cookie
+            payload = rng.randbytes(rng.randrange(1, 1424))
+            out.append(b"ND\x01\x04" + rng.randbytes(8) +
+                       struct.pack(">QIH", rng.randrange(0, 1 << 40), rng.getrandbits(32),
+                                   len(payload)) + payload)
+        else:                  # any version and type after the magic, forged cookie
+            out.append(b"ND" + bytes([rng.choice((1, 1, 0, 2, 255)), rng.randrange(0, 256)])
+                       + rng.randbytes(8) + rng.randbytes(rng.randrange(0, 1460)))
+    return out
+
+
+def flood(port, datagrams, host="127.0.0.1", sockets=8):
+    """Send the datagrams from several source ports, as fast as loopback takes them."""
+    socks = [H.udp_socket() for _ in range(sockets)]
+    sent = 0
+    for i, dg in enumerate(datagrams):
+        try:
+            socks[i % sockets].sendto(dg, (host, port))
+            sent += 1
+        except (BlockingIOError, OSError):
+            time.sleep(0.001)
+    for s in socks:
+        s.close()
+    return sent
+
+
+def test_garbage_flood_during_transfer(daemon, big_core, core, tmp_path, procs, sent_ok,
+                                       stored_identical):
+    rss_before = H.proc_status(daemon.pid, "VmRSS")
+    garbage = garbage_datagrams(100_000, seed=11)
+    # 40 Mbit/s through the proxy keeps the 24 MiB transfer running during the flood.
+    imp = H.Impair(tmp_path / "impair", f"127.0.0.1:{daemon.port}", ["--rate", 40])
+    procs.append(imp)
+    sender = H.send_async(imp.endpoint, big_core["path"], "dev-flooded", "--timeout", 120,
+                          log=tmp_path / "send.log")
+    procs.append(sender)
+    H.wait_for(lambda: _spool_bytes(daemon.store) > 0, 30, "the transfer to start")
+    t0 = time.monotonic()
+    sent = flood(daemon.port, garbage)
+    flood_s = time.monotonic() - t0
+    assert sent >= 99_000
+    assert sender.poll() is None, \
+        f"the transfer ended before the {flood_s:.1f} s flood did; the test proved nothing"
+    sender.wait(150)
+    sent_ok(_completed(sender, tmp_path / "send.log"))
+    assert daemon.alive(), "corecastd died under garbage:\n" + daemon.log_text()[-2000:]
+    rss_after = H.proc_status(daemon.pid, "VmRSS")
+    hwm = H.proc_status(daemon.pid, "VmHWM")
+    # Garbage must cost no memory: no session, no buffer per bogus datagram.
+    assert rss_after - rss_before < 16 * 1024, (rss_before, rss_after)
+    assert hwm < 64 * 1024, f"peak RSS {hwm} kB"
+    stored_identical(daemon.store, big_core, tmp_path)
+    # Still serving after the flood.
+    sent_ok(H.send(daemon.endpoint(), core["path"], "dev-after-flood"))
+    assert len(H.list_dumps(daemon.store)) == 2
