@@ -169,7 +169,7 @@ static const struct key keys[] = {
 	  "dumps per minute, 0 for no limit", 0 },
 	{ "SessionTimeout", K_DURATION, F(session_timeout_ms), 0, 0,
 	  "a duration like 60s or 5min (at least 1s)", 0 },
-	{ "ReceiveWindow", K_U32, F(receive_window), 1, CCD_MAX_WINDOW, "1-65536 packets", 0 },
+	{ "ReceiveWindow", K_U32, F(receive_window), 1, CCD_MAX_WINDOW, "1-65535 packets", 0 },
 	{ "MaxPayload", K_U32, F(max_payload), CCD_MIN_PAYLOAD, CCD_MAX_PAYLOAD,
 	  "256-65000 bytes", 0 },
 	{ "MemoryLimit", K_SIZE, F(memory_limit), 0, 0, "a size of at least 4M", 0 },

@@ -28,7 +28,7 @@
 #define CCD_DEF_LOG_LEVEL        6            /* info */
 
 /* Hard bounds that keep one value from breaking the daemon. */
-#define CCD_MAX_WINDOW           65536u
+#define CCD_MAX_WINDOW           65535u
 #define CCD_MIN_PAYLOAD          256u
 #define CCD_MAX_PAYLOAD          65000u
 #define CCD_MIN_MEMORY_LIMIT     (4ull << 20)

@@ -6,7 +6,16 @@
 
 CCD_SRCS := $(wildcard collector/corecastd/*.c)
 
-# (the daemon binary is added with its event loop)
+CCD_OBJS := $(CCD_SRCS:%.c=$(OBJ)/%.o)
+# Built once the receiver half of netdump is in the tree.
+ifneq ($(wildcard netdump/rx.c),)
+PROGRAMS += $(BIN)/corecastd
+endif
+
+# Library paths spelled out: store.mk is read after this fragment.
+$(BIN)/corecastd: $(CCD_OBJS) $(BUILD)/lib/libccstore.a $(BUILD)/lib/libnetdump.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(shell pkg-config --libs libzstd sqlite3)
 
 # The pieces the unit tests exercise are free of netdump and store dependencies.
 CCD_UNIT_SRCS := collector/corecastd/config.c collector/corecastd/listen.c \

@@ -1,0 +1,549 @@
+/* collector/corecastd/main.c: corecastd's command line, startup, event loop and signals. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collector/corecastd/daemon.h"
+#include "collector/corecastd/log.h"
+#include "collector/store/store.h"
+
+#define TICK_MS        250        /* timeouts are checked this often */
+#define VACUUM_MS      (10 * 60 * 1000)
+#define SOCK_BUF       (16 << 20) /* per-socket kernel buffer we ask for */
+#define RATE_SLOTS     4096
+/* epoll tags: listeners are 0..CCD_LISTEN_MAX-1 */
+#define TAG_TIMER      1000
+#define TAG_SIGNAL     1001
+
+static void usage(FILE *f)
+{
+	fputs("usage: corecastd --listen udp://ADDR:PORT [--listen ...] --store DIR\n"
+	      "                 [--config FILE] [--port-file FILE] [--foreground]\n"
+	      "Receive crash dumps over the netdump protocol and store them.\n"
+	      "  -l, --listen URL     udp://0.0.0.0:7770, udp://[::1]:7770 (repeatable;\n"
+	      "                       port 0 picks a free port)\n"
+	      "  -s, --store DIR      dump store (default /var/lib/corecast)\n"
+	      "  -c, --config FILE    configuration, see corecastd.conf(5)\n"
+	      "  -p, --port-file FILE write the bound port(s) here once listening\n"
+	      "  -f, --foreground     accepted for compatibility; corecastd never forks\n"
+	      "  -h, --help\n", f);
+}
+
+uint64_t ccd_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+uint64_t ccd_now_ms(void)
+{
+	return ccd_now_us() / 1000u;
+}
+
+static void cfg_note(void *ctx, const char *msg)
+{
+	enum ccd_log_level lvl = ctx ? *(enum ccd_log_level *)ctx : CCD_LOG_WARNING;
+
+	ccd_log(lvl, "%s", msg);
+}
+
+/* Receive slots must hold the largest DATA we accept plus its header. */
+static size_t rx_slot_for(const struct ccd_config *c)
+{
+	return (size_t)c->max_payload + 512;
+}
+
+static int alloc_rx(struct ccd *d)
+{
+	size_t slot = rx_slot_for(&d->cfg);
+	uint8_t *buf = malloc(slot * CCD_BATCH);
+
+	if (buf == NULL)
+		return -1;
+	free(d->rx_buf);
+	d->rx_buf = buf;
+	d->rx_slot = slot;
+	for (int i = 0; i < CCD_BATCH; i++) {
+		d->rx_iov[i].iov_base = d->rx_buf + (size_t)i * slot;
+		d->rx_iov[i].iov_len = slot;
+	}
+	return 0;
+}
+
+/*
+ * The memory budget: MemoryLimit covers what the daemon itself holds (the
+ * receive/send batches, the rate table, sessions).  Sessions are the part that
+ * grows, so the concurrent-session limit is lowered until they fit.
+ */
+static void apply_budget(struct ccd *d)
+{
+	uint64_t fixed = (uint64_t)d->rx_slot * CCD_BATCH + CCD_OUT_SLOT * CCD_BATCH +
+			 (uint64_t)RATE_SLOTS * sizeof(struct ccd_rate_slot) +
+			 (8u << 20); /* the store's shared compressor and buffers */
+	uint64_t per = ccd_session_cost();
+	uint64_t fit = d->cfg.memory_limit > fixed ? (d->cfg.memory_limit - fixed) / per : 0;
+
+	if (fit == 0)
+		fit = 1;
+	d->max_active = d->cfg.max_sessions;
+	if (fit < d->max_active) {
+		d->max_active = (uint32_t)fit;
+		ccd_warn("MemoryLimit=%llu fits %u sessions of %llu bytes: MaxSessions=%u "
+			 "lowered to %u", (unsigned long long)d->cfg.memory_limit,
+			 d->max_active, (unsigned long long)per, d->cfg.max_sessions,
+			 d->max_active);
+	}
+}
+
+static void apply_store_limits(struct ccd *d)
+{
+	uint64_t mu, kf;
+
+	store_set_limits(d->st,
+			 d->cfg.max_use == CCD_SIZE_DEFAULT ? -1 : (int64_t)d->cfg.max_use,
+			 d->cfg.keep_free == CCD_SIZE_DEFAULT ? -1 : (int64_t)d->cfg.keep_free);
+	store_get_limits(d->st, &mu, &kf);
+	ccd_info("store %s: MaxUse=%llu KeepFree=%llu in use %llu", d->cfg.store,
+		 (unsigned long long)mu, (unsigned long long)kf,
+		 (unsigned long long)store_usage(d->st));
+}
+
+static void reload(struct ccd *d)
+{
+	char err[512];
+	int changed;
+	uint32_t old_payload = d->cfg.max_payload;
+	enum ccd_log_level info = CCD_LOG_INFO;
+	enum ccd_cfg_err r;
+
+	if (d->config_path == NULL) {
+		ccd_info("SIGHUP: no --config file, nothing to reload");
+		return;
+	}
+	r = ccd_config_reload(&d->cfg, d->config_path, &d->ov, err, sizeof err,
+			      cfg_note, &info, &changed);
+	if (r != CCD_CFG_OK) {
+		ccd_err("reload of %s failed, keeping the running configuration: %s",
+			d->config_path, err);
+		return;
+	}
+	ccd_log_set_level((enum ccd_log_level)d->cfg.log_level);
+	ccd_rate_set(&d->rate, d->cfg.device_rate);
+	apply_store_limits(d);
+	if (d->cfg.max_payload != old_payload && alloc_rx(d) < 0) {
+		ccd_err("reload: out of memory for MaxPayload=%u, keeping %u",
+			d->cfg.max_payload, old_payload);
+		d->cfg.max_payload = old_payload;
+	}
+	apply_budget(d);
+	ccd_notice("reloaded %s: %d setting%s changed", d->config_path, changed,
+		   changed == 1 ? "" : "s");
+}
+
+static void log_stats(const struct ccd *d, const char *when)
+{
+	const struct ccd_stats *s = &d->stats;
+
+	ccd_info("%s: datagrams=%llu garbage=%llu truncated=%llu bad_cookie=%llu "
+		 "opens=%llu resumes=%llu refused=%llu stored=%llu mismatched=%llu "
+		 "timeouts=%llu data_new=%llu data_dup=%llu data_bad=%llu bytes=%llu "
+		 "sent=%llu send_errors=%llu active=%u", when,
+		 (unsigned long long)s->datagrams, (unsigned long long)s->garbage,
+		 (unsigned long long)s->truncated, (unsigned long long)s->bad_cookie,
+		 (unsigned long long)s->opens, (unsigned long long)s->resumes,
+		 (unsigned long long)s->refused, (unsigned long long)s->stored,
+		 (unsigned long long)s->mismatched, (unsigned long long)s->timeouts,
+		 (unsigned long long)s->data_new, (unsigned long long)s->data_dup,
+		 (unsigned long long)s->data_bad, (unsigned long long)s->bytes,
+		 (unsigned long long)s->sent, (unsigned long long)s->send_errors,
+		 d->ss.n_active);
+}
+
+static int write_port_file(const struct ccd *d)
+{
+	char tmp[CCD_PATH_MAX + 8];
+	FILE *f;
+
+	/* Written to a temporary name and renamed, so a reader polling for the
+	 * file never sees it half written. */
+	snprintf(tmp, sizeof tmp, "%s.tmp", d->port_file);
+	f = fopen(tmp, "we");
+	if (f == NULL)
+		return -1;
+	for (int i = 0; i < d->n_lis; i++)
+		fprintf(f, "%u\n", ccd_addr_port((const struct sockaddr *)&d->lis[i].l.addr));
+	if (fclose(f) != 0)
+		return -1;
+	return rename(tmp, d->port_file);
+}
+
+static int open_listeners(struct ccd *d)
+{
+	for (int i = 0; i < d->cfg.n_listen; i++) {
+		struct ccd_listener *li = &d->lis[i];
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
+		char a[80];
+
+		li->l = d->cfg.listen[i];
+		li->fd = ccd_listen_open(&li->l, SOCK_BUF);
+		if (li->fd < 0) {
+			ccd_err("listen %s: %s", li->l.url, strerror(errno));
+			return -1;
+		}
+		d->n_lis = i + 1;
+		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, li->fd, &ev) < 0) {
+			ccd_err("epoll: %s", strerror(errno));
+			return -1;
+		}
+		ccd_addr_str((const struct sockaddr *)&li->l.addr, a, sizeof a);
+		ccd_notice("listening on udp://%s (port %u)", a,
+			   ccd_addr_port((const struct sockaddr *)&li->l.addr));
+	}
+	return 0;
+}
+
+static void close_listeners(struct ccd *d)
+{
+	for (int i = 0; i < d->n_lis; i++) {
+		if (d->lis[i].fd >= 0) {
+			epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->lis[i].fd, NULL);
+			close(d->lis[i].fd);
+			d->lis[i].fd = -1;
+		}
+	}
+}
+
+/* Drain one socket in batches; acks go out after each batch so the sender's
+ * window keeps moving while a deep queue is being worked off. */
+static void drain(struct ccd *d, struct ccd_listener *li)
+{
+	/* Bounded so that one busy socket cannot starve the others or the timer. */
+	for (int round = 0; round < 64; round++) {
+		int n;
+		uint64_t now;
+
+		for (int i = 0; i < CCD_BATCH; i++) {
+			d->rx_iov[i].iov_len = d->rx_slot;
+			d->rx_msgs[i].msg_hdr = (struct msghdr){
+				.msg_name = &d->rx_addr[i],
+				.msg_namelen = sizeof d->rx_addr[i],
+				.msg_iov = &d->rx_iov[i],
+				.msg_iovlen = 1,
+			};
+		}
+		n = recvmmsg(li->fd, d->rx_msgs, CCD_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0) {
+			if (n < 0 && errno != EAGAIN && errno != EINTR)
+				ccd_warn("receive on %s: %s", li->l.url, strerror(errno));
+			return;
+		}
+		now = ccd_now_us();
+		for (int i = 0; i < n; i++) {
+			struct msghdr *h = &d->rx_msgs[i].msg_hdr;
+			d->stats.datagrams++;
+			if (h->msg_flags & MSG_TRUNC) {
+				d->stats.truncated++;
+				continue;
+			}
+			ccd_ingest(d, li, d->rx_iov[i].iov_base, d->rx_msgs[i].msg_len,
+				   (const struct sockaddr *)&d->rx_addr[i], h->msg_namelen, now);
+		}
+		ccd_ack_touched(d, now);
+		ccd_flush(d);
+		if (n < CCD_BATCH)
+			return;
+	}
+}
+
+void ccd_send(struct ccd *d, int fd, const struct sockaddr *to, socklen_t tolen,
+	      const uint8_t *msg, size_t len)
+{
+	struct ccd_out *o = &d->out;
+
+	if (len > CCD_OUT_SLOT || tolen > sizeof o->addr[0])
+		return;
+	if (o->n == CCD_BATCH)
+		ccd_flush(d);
+	memcpy(o->buf + (size_t)o->n * CCD_OUT_SLOT, msg, len);
+	memcpy(&o->addr[o->n], to, tolen);
+	o->alen[o->n] = tolen;
+	o->len[o->n] = len;
+	o->fd[o->n] = fd;
+	o->n++;
+}
+
+void ccd_flush(struct ccd *d)
+{
+	struct ccd_out *o = &d->out;
+	struct mmsghdr msgs[CCD_BATCH];
+	struct iovec iov[CCD_BATCH];
+	int i = 0;
+
+	/* Consecutive messages for the same socket go out in one sendmmsg. */
+	while (i < o->n) {
+		int j = i, k = 0, sent;
+
+		while (j < o->n && o->fd[j] == o->fd[i]) {
+			iov[k] = (struct iovec){ o->buf + (size_t)j * CCD_OUT_SLOT, o->len[j] };
+			msgs[k].msg_hdr = (struct msghdr){
+				.msg_name = &o->addr[j], .msg_namelen = o->alen[j],
+				.msg_iov = &iov[k], .msg_iovlen = 1,
+			};
+			j++;
+			k++;
+		}
+		for (int off = 0; off < k; ) {
+			sent = sendmmsg(o->fd[i], msgs + off, (unsigned)(k - off), MSG_DONTWAIT);
+			if (sent <= 0) {
+				/* A full send buffer or an unreachable peer loses the
+				 * answers; senders retransmit, so drop and count. */
+				d->stats.send_errors += (uint64_t)(k - off);
+				break;
+			}
+			d->stats.sent += (uint64_t)sent;
+			off += sent;
+		}
+		i = j;
+	}
+	o->n = 0;
+}
+
+static int setup_signals(struct ccd *d)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -1;
+	d->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	return d->sfd < 0 ? -1 : 0;
+}
+
+static int setup_timer(struct ccd *d)
+{
+	struct itimerspec its = {
+		.it_interval = { TICK_MS / 1000, (TICK_MS % 1000) * 1000000L },
+		.it_value = { TICK_MS / 1000, (TICK_MS % 1000) * 1000000L },
+	};
+
+	d->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (d->tfd < 0)
+		return -1;
+	return timerfd_settime(d->tfd, 0, &its, NULL);
+}
+
+static void on_signal(struct ccd *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			ccd_notice("%s: no new sessions, closing spools",
+				   si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+			d->stopping = true;
+			break;
+		case SIGHUP:
+			reload(d);
+			break;
+		case SIGUSR1:
+			log_stats(d, "statistics");
+			break;
+		}
+	}
+}
+
+static void on_timer(struct ccd *d)
+{
+	uint64_t expirations, now = ccd_now_ms();
+
+	if (read(d->tfd, &expirations, sizeof expirations) < 0)
+		return;
+	ccd_tick(d, now);
+	ccd_flush(d);
+	if (now - d->last_vacuum_ms >= VACUUM_MS) {
+		unsigned removed = 0;
+		d->last_vacuum_ms = now;
+		if (store_vacuum(d->st, &removed) != STORE_OK)
+			ccd_warn("vacuum: %s", store_errmsg(d->st));
+		else if (removed)
+			ccd_notice("vacuum: removed %u oldest dump%s to stay within limits",
+				   removed, removed == 1 ? "" : "s");
+	}
+}
+
+static int run(struct ccd *d)
+{
+	struct epoll_event evs[CCD_LISTEN_MAX + 2];
+
+	while (!d->stopping) {
+		int n = epoll_wait(d->epfd, evs, CCD_LISTEN_MAX + 2, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ccd_err("epoll_wait: %s", strerror(errno));
+			return -1;
+		}
+		for (int i = 0; i < n && !d->stopping; i++) {
+			uint32_t tag = evs[i].data.u32;
+			if (tag == TAG_TIMER)
+				on_timer(d);
+			else if (tag == TAG_SIGNAL)
+				on_signal(d);
+			else if (tag < (uint32_t)d->n_lis)
+				drain(d, &d->lis[tag]);
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "store", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "port-file", required_argument, NULL, 'p' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct ccd daemon_state;
+	struct ccd *d = &daemon_state;
+	char err[512];
+	enum store_err se;
+	int opt, rc = 0;
+
+	d->epfd = d->tfd = d->sfd = -1;
+	while ((opt = getopt_long(argc, argv, "l:s:c:p:fh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'l': {
+			enum ccd_url_err e;
+			if (d->ov.n_listen >= CCD_LISTEN_MAX) {
+				fprintf(stderr, "corecastd: --listen %s: more than %d addresses\n",
+					optarg, CCD_LISTEN_MAX);
+				return 2;
+			}
+			e = ccd_listen_parse(optarg, &d->ov.listen[d->ov.n_listen]);
+			if (e != CCD_URL_OK) {
+				fprintf(stderr, "corecastd: --listen %s: %s\n", optarg,
+					ccd_url_strerror(e));
+				return 2;
+			}
+			d->ov.n_listen++;
+			break;
+		}
+		case 's':
+			if (strlen(optarg) >= CCD_PATH_MAX || *optarg == '\0') {
+				fprintf(stderr, "corecastd: --store %s: bad path\n", optarg);
+				return 2;
+			}
+			d->ov.store = optarg;
+			break;
+		case 'c': d->config_path = optarg; break;
+		case 'p': d->port_file = optarg; break;
+		case 'f': break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "corecastd: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+
+	if (ccd_config_load(&d->cfg, d->config_path, &d->ov, err, sizeof err,
+			    cfg_note, NULL) != CCD_CFG_OK) {
+		ccd_err("configuration: %s", err);
+		return 1;
+	}
+	ccd_log_set_level((enum ccd_log_level)d->cfg.log_level);
+	if (d->cfg.n_listen == 0) {
+		ccd_err("no listen address: give --listen udp://ADDR:PORT or Listen= in the "
+			"configuration");
+		return 2;
+	}
+	if (getrandom(d->secret, sizeof d->secret, 0) != (ssize_t)sizeof d->secret) {
+		ccd_err("getrandom: %s", strerror(errno));
+		return 1;
+	}
+
+	se = store_open(d->cfg.store, STORE_CREATE | STORE_RECOVER, &d->st);
+	if (se != STORE_OK) {
+		ccd_err("store %s: %s", d->cfg.store, store_open_errmsg());
+		return 1;
+	}
+	apply_store_limits(d);
+
+	d->rx_msgs = calloc(CCD_BATCH, sizeof d->rx_msgs[0]);
+	d->rx_iov = calloc(CCD_BATCH, sizeof d->rx_iov[0]);
+	d->rx_addr = calloc(CCD_BATCH, sizeof d->rx_addr[0]);
+	d->out.buf = malloc((size_t)CCD_BATCH * CCD_OUT_SLOT);
+	if (!d->rx_msgs || !d->rx_iov || !d->rx_addr || !d->out.buf || alloc_rx(d) < 0 ||
+	    ccd_rate_init(&d->rate, RATE_SLOTS, d->cfg.device_rate) < 0 ||
+	    ccd_sessions_init(&d->ss) < 0) {
+		ccd_err("out of memory at startup");
+		return 1;
+	}
+	apply_budget(d);
+
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->epfd < 0 || setup_signals(d) < 0 || setup_timer(d) < 0) {
+		ccd_err("event loop setup: %s", strerror(errno));
+		return 1;
+	}
+	for (int i = 0; i < CCD_LISTEN_MAX; i++)
+		d->lis[i].fd = -1;
+	{
+		struct epoll_event te = { .events = EPOLLIN, .data.u32 = TAG_TIMER };
+		struct epoll_event se2 = { .events = EPOLLIN, .data.u32 = TAG_SIGNAL };
+		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->tfd, &te) < 0 ||
+		    epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->sfd, &se2) < 0) {
+			ccd_err("epoll: %s", strerror(errno));
+			return 1;
+		}
+	}
+	if (open_listeners(d) < 0) {
+		rc = 1;
+		goto out;
+	}
+	if (d->port_file && write_port_file(d) < 0) {
+		ccd_err("port file %s: %s", d->port_file, strerror(errno));
+		rc = 1;
+		goto out;
+	}
+	d->last_vacuum_ms = ccd_now_ms();
+	ccd_notice("corecastd ready: store %s, up to %u sessions, window %u, payload %u",
+		   d->cfg.store, d->max_active, d->cfg.receive_window, d->cfg.max_payload);
+
+	if (run(d) < 0)
+		rc = 1;
+out:
+	/* Drain: stop accepting first, then make every spool durable so the
+	 * senders can resume against the next instance. */
+	close_listeners(d);
+	ccd_close_all(d);
+	log_stats(d, "exit");
+	store_close(d->st);
+	ccd_notice("corecastd stopped");
+	return rc;
+}
