@@ -31,7 +31,10 @@ const struct cw_arch cw_arch_riscv64 = {
 	.name = "riscv64",
 	.e_machine = 243,        /* EM_RISCV */
 	.elf_class = 2,
-	.e_flags = 0,
+	/* EF_RISCV_RVC | EF_RISCV_FLOAT_ABI_DOUBLE: the lp64d ABI of the processes.  GDB
+	 * takes the FP register width from these flags; with 0 it assumes soft-float
+	 * and hides f0..f31 when the core is opened without its executable. */
+	.e_flags = 0x1 | 0x4,
 	.greg_size = 32 * 8,
 	.gregs = rv64_gregs,
 	.sp = rv64_sp,
