@@ -1,0 +1,476 @@
+/* collector/store/spool.c: partial transfers on disk, streaming hash + compression, and the commit. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collector/store/store_int.h"
+
+/*
+ * A spool is three files named by the session key:
+ *   spool/<key>.part      the raw core, written at its offsets as packets arrive
+ *   spool/<key>.state     32 bytes: "CCS1", u32 0, u64 core_size, u64 durable length,
+ *                         8 bytes of SHA-256 over the first 24 (detects torn writes)
+ *   tmp/<key>.zst.part    the compressed core, produced as the prefix becomes contiguous
+ *
+ * Only the .part and .state survive a restart.  The hash state and the compressor
+ * are in memory; after a restart store_spool_open rebuilds both by reading the durable
+ * prefix back from the .part, which costs one sequential read but means nothing on
+ * disk has to be trusted beyond bytes that were fdatasync'ed before being claimed.
+ */
+struct spool {
+	struct store *st;
+	struct spool *next;       /* st->spools */
+	struct nd_meta meta;
+	char key[STORE_KEY_MAX];
+	int part_fd, state_fd, zfd;
+	struct corewriter w;      /* w.raw = bytes hashed and compressed */
+	uint64_t contiguous;      /* [0, contiguous) received */
+	uint64_t durable;         /* [0, durable) fdatasync'ed and recorded in .state */
+	int64_t last_sync_ns;
+};
+
+#define STATE_SIZE 32
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+static void spool_name(const struct spool *sp, const char *dir, const char *ext,
+                       char *buf, size_t n)
+{
+	snprintf(buf, n, "%s/%s%s", dir, sp->key, ext);
+}
+
+static void state_encode(uint8_t *b, uint64_t core_size, uint64_t durable)
+{
+	uint8_t d[32];
+	memcpy(b, "CCS1", 4);
+	st_put32(b + 4, 0);
+	st_put64(b + 8, core_size);
+	st_put64(b + 16, durable);
+	nd_sha256(b, 24, d);
+	memcpy(b + 24, d, 8);
+}
+
+/* The durable length recorded for core_size, or 0 if absent, torn or for another size. */
+static uint64_t state_read(int fd, uint64_t core_size)
+{
+	uint8_t b[STATE_SIZE], d[32];
+	if (pread(fd, b, sizeof b, 0) != (ssize_t)sizeof b || memcmp(b, "CCS1", 4))
+		return 0;
+	nd_sha256(b, 24, d);
+	if (memcmp(b + 24, d, 8) || st_get64(b + 8) != core_size)
+		return 0;
+	uint64_t durable = st_get64(b + 16);
+	return durable <= core_size ? durable : 0;
+}
+
+void spool_reservations(struct store *st, uint64_t *reserved, uint64_t *pending)
+{
+	*reserved = *pending = 0;
+	for (struct spool *sp = st->spools; sp; sp = sp->next) {
+		*reserved += sp->meta.core_size;
+		*pending += sp->meta.core_size - sp->contiguous;
+	}
+}
+
+static void unlink_spool_files(struct store *st, const char *key)
+{
+	char p[STORE_KEY_MAX + 32];
+	snprintf(p, sizeof p, "spool/%s.part", key);
+	unlinkat(st->dirfd, p, 0);
+	snprintf(p, sizeof p, "spool/%s.state", key);
+	unlinkat(st->dirfd, p, 0);
+	snprintf(p, sizeof p, "tmp/%s.zst.part", key);
+	unlinkat(st->dirfd, p, 0);
+}
+
+static void spool_free(struct spool *sp)
+{
+	struct store *st = sp->st;
+	for (struct spool **pp = &st->spools; *pp; pp = &(*pp)->next)
+		if (*pp == sp) {
+			*pp = sp->next;
+			break;
+		}
+	if (sp->part_fd >= 0)
+		close(sp->part_fd);
+	if (sp->state_fd >= 0)
+		close(sp->state_fd);
+	if (sp->zfd >= 0)
+		close(sp->zfd);
+	free(sp);
+}
+
+static enum store_err io_fail(struct spool *sp, const char *what, int err)
+{
+	char boot[2 * ND_BOOTID_LEN + 1];
+	store_hex(sp->meta.boot_id, ND_BOOTID_LEN, boot);
+	return store_fail(sp->st, store_errno(err), "dump %s/%s/%" PRIu32 ": %s: %s",
+	                  sp->meta.device, boot, sp->meta.seq, what, strerror(err));
+}
+
+/* Hash and compress every whole chunk of the contiguous prefix not yet done; with
+ * final set, the tail chunk too. */
+static enum store_err catch_up(struct spool *sp, int final)
+{
+	struct store *st = sp->st;
+	while (sp->contiguous > sp->w.raw) {
+		uint64_t left = sp->contiguous - sp->w.raw;
+		if (left < STORE_CHUNK && !final)
+			break;
+		size_t n = left < STORE_CHUNK ? (size_t)left : STORE_CHUNK;
+		size_t got = 0;
+		while (got < n) {
+			ssize_t r = pread(sp->part_fd, st->inbuf + got, n - got,
+			                  (off_t)(sp->w.raw + got));
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				return io_fail(sp, "read spool", r < 0 ? errno : EIO);
+			got += (size_t)r;
+		}
+		enum store_err e = cw_chunk(st, &sp->w, st->inbuf, n);
+		if (e != STORE_OK)
+			return e;
+	}
+	return STORE_OK;
+}
+
+/* fdatasync the .part, then claim the new length in .state.  The order is the point:
+ * a crash at any moment leaves .state claiming only bytes already on disk.  The
+ * .state itself need not be synced: losing its update only makes a resume start
+ * earlier, and a torn write fails its checksum (resume from 0). */
+static enum store_err sync_progress(struct spool *sp)
+{
+	uint8_t b[STATE_SIZE];
+	if (sp->contiguous == sp->durable)
+		return STORE_OK;
+	if (fdatasync(sp->part_fd) < 0)
+		return io_fail(sp, "fdatasync spool", errno);
+	state_encode(b, sp->meta.core_size, sp->contiguous);
+	if (pwrite(sp->state_fd, b, sizeof b, 0) != (ssize_t)sizeof b)
+		return io_fail(sp, "write spool state", errno ? errno : EIO);
+	sp->durable = sp->contiguous;
+	sp->last_sync_ns = now_ns();
+	return STORE_OK;
+}
+
+enum store_err store_spool_open(struct store *st, const struct nd_meta *m,
+                                struct spool **out, uint64_t *resume)
+{
+	char p[STORE_KEY_MAX + 32], boot[2 * ND_BOOTID_LEN + 1];
+	uint64_t id;
+	enum store_err e;
+
+	*out = NULL;
+	*resume = 0;
+	if (!st->cctx)
+		return store_fail(st, STORE_E_INVAL, "%s: store opened read-only", st->dir);
+	struct spool *sp = calloc(1, sizeof *sp);
+	if (!sp)
+		return store_fail(st, STORE_E_NOMEM, "spool: out of memory");
+	sp->st = st;
+	sp->part_fd = sp->state_fd = sp->zfd = -1;
+	sp->meta = *m;
+	sp->meta.device[ND_DEVICE_MAX - 1] = 0;
+	store_key(&sp->meta, sp->key);
+	store_hex(m->boot_id, ND_BOOTID_LEN, boot);
+
+	for (struct spool *o = st->spools; o; o = o->next)
+		if (!strcmp(o->key, sp->key)) {
+			free(sp);
+			return store_fail(st, STORE_E_BUSY, "dump %s/%s/%" PRIu32 ": transfer "
+			                  "already in progress", m->device, boot, m->seq);
+		}
+	if ((e = store_find(st, sp->meta.device, m->boot_id, m->seq, &id)) == STORE_OK) {
+		unlink_spool_files(st, sp->key);
+		free(sp);
+		return store_fail(st, STORE_E_EXISTS, "dump %s/%s/%" PRIu32 ": already stored "
+		                  "as %" PRIu64, m->device, boot, m->seq, id);
+	}
+	if (e != STORE_E_NOTFOUND) {
+		free(sp);
+		return e;
+	}
+
+	spool_name(sp, "spool", ".part", p, sizeof p);
+	sp->part_fd = openat(st->dirfd, p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (sp->part_fd < 0) {
+		e = io_fail(sp, p, errno);
+		goto fail;
+	}
+	spool_name(sp, "spool", ".state", p, sizeof p);
+	sp->state_fd = openat(st->dirfd, p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (sp->state_fd < 0) {
+		e = io_fail(sp, p, errno);
+		goto fail;
+	}
+	struct stat sb;
+	if (fstat(sp->part_fd, &sb) < 0) {
+		e = io_fail(sp, "stat spool", errno);
+		goto fail;
+	}
+	sp->durable = state_read(sp->state_fd, m->core_size);
+	if (sp->durable > (uint64_t)sb.st_size)
+		sp->durable = 0;
+	/* Bytes past the durable prefix are unknown ground: the sender sends them again. */
+	if (ftruncate(sp->part_fd, (off_t)sp->durable) < 0) {
+		e = io_fail(sp, "truncate spool", errno);
+		goto fail;
+	}
+	sp->contiguous = sp->durable;
+
+	spool_name(sp, "tmp", ".zst.part", p, sizeof p);
+	sp->zfd = openat(st->dirfd, p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (sp->zfd < 0) {
+		e = io_fail(sp, p, errno);
+		goto fail;
+	}
+	if ((e = cw_begin(st, &sp->w, sp->zfd, &sp->meta)) != STORE_OK ||
+	    (e = catch_up(sp, 0)) != STORE_OK)
+		goto fail;
+	sp->last_sync_ns = now_ns();
+	sp->next = st->spools;
+	st->spools = sp;
+	*resume = sp->durable;
+	*out = sp;
+	return STORE_OK;
+fail:
+	if (sp->zfd >= 0) {
+		spool_name(sp, "tmp", ".zst.part", p, sizeof p);
+		unlinkat(st->dirfd, p, 0);
+	}
+	spool_free(sp);
+	return e;
+}
+
+enum store_err store_spool_write(struct spool *sp, uint64_t off, const void *buf, size_t len)
+{
+	if (off > sp->meta.core_size || len > sp->meta.core_size - off)
+		return store_fail(sp->st, STORE_E_INVAL, "dump %s: write at %" PRIu64 "+%zu past "
+		                  "core size %" PRIu64, sp->meta.device, off, len,
+		                  sp->meta.core_size);
+	const uint8_t *p = buf;
+	while (len) {
+		ssize_t n = pwrite(sp->part_fd, p, len, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return io_fail(sp, "write spool", n < 0 ? errno : EIO);
+		p += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return STORE_OK;
+}
+
+enum store_err store_spool_advance(struct spool *sp, uint64_t contiguous)
+{
+	if (contiguous > sp->meta.core_size)
+		return store_fail(sp->st, STORE_E_INVAL, "dump %s: contiguous %" PRIu64 " past core "
+		                  "size %" PRIu64, sp->meta.device, contiguous, sp->meta.core_size);
+	if (contiguous <= sp->contiguous)
+		return STORE_OK;
+	sp->contiguous = contiguous;
+	enum store_err e = catch_up(sp, 0);
+	if (e != STORE_OK)
+		return e;
+	if (sp->contiguous - sp->durable >= STORE_SYNC_BYTES ||
+	    now_ns() - sp->last_sync_ns >= STORE_SYNC_NS)
+		return sync_progress(sp);
+	return STORE_OK;
+}
+
+uint64_t store_spool_durable(const struct spool *sp) { return sp->durable; }
+uint64_t store_spool_contiguous(const struct spool *sp) { return sp->contiguous; }
+
+void store_spool_close(struct spool *sp)
+{
+	char p[STORE_KEY_MAX + 32];
+	if (!sp)
+		return;
+	sync_progress(sp);
+	/* The compressed stream is rebuilt on reopen; do not leave it using space. */
+	spool_name(sp, "tmp", ".zst.part", p, sizeof p);
+	unlinkat(sp->st->dirfd, p, 0);
+	spool_free(sp);
+}
+
+void store_spool_abort(struct spool *sp)
+{
+	if (!sp)
+		return;
+	unlink_spool_files(sp->st, sp->key);
+	spool_free(sp);
+}
+
+enum store_err store_commit(struct store *st, const struct nd_meta *m, int tmpfd,
+                            const char *tmpname, const struct corewriter *w,
+                            const uint8_t sha[32], uint64_t *id)
+{
+	char name[STORE_PATH_MAX], boot[2 * ND_BOOTID_LEN + 1];
+	uint64_t cand;
+	enum store_err e;
+
+	(void)tmpfd;
+	store_hex(m->boot_id, ND_BOOTID_LEN, boot);
+	if ((e = index_next_id(st, &cand)) != STORE_OK)
+		return e;
+	/*
+	 * Crash safety of a commit.  By now the compressed file is complete and
+	 * fdatasync'ed in tmp/.  Then:
+	 *   1. rename it to cores/<id>.core.zst (never replacing: another writer may have
+	 *      taken the id, then the next id is tried),
+	 *   2. fsync cores/ so the rename itself is durable,
+	 *   3. insert the index row,
+	 *   4. (caller) remove the spool.
+	 * A crash before 1 leaves a tmp/ file (deleted by recovery) and the spool (the
+	 * sender resumes).  Between 1 and 3 the file is in cores/ without a row: recovery
+	 * indexes it from its metadata frame — it was verified before the rename, so it
+	 * is a good dump.  Between 3 and 4 the spool is stale and removed on recovery or
+	 * when the sender reopens (its key is stored: answered STORED).  A row therefore
+	 * never points to a file that is not durable, and no verified dump is lost.
+	 */
+	for (int tries = 0;; tries++, cand++) {
+		store_core_name(cand, name, sizeof name);
+		if (renameat2(st->dirfd, tmpname, st->dirfd, name, RENAME_NOREPLACE) == 0)
+			break;
+		if (errno != EEXIST || tries > 1000) {
+			int err = errno;
+			return store_fail(st, store_errno(err), "dump %s/%s/%" PRIu32 ": rename to "
+			                  "%s/%s: %s", m->device, boot, m->seq, st->dir, name,
+			                  strerror(err));
+		}
+	}
+	if (fsync(st->coresfd) < 0) {
+		int err = errno;
+		unlinkat(st->dirfd, name, 0);
+		return store_fail(st, store_errno(err), "%s/cores: fsync: %s", st->dir,
+		                  strerror(err));
+	}
+	e = index_insert(st, cand, m, w->csize, sha, w->received);
+	if (e != STORE_OK) {
+		/* Report failure consistently: nothing stored. */
+		unlinkat(st->dirfd, name, 0);
+		if (e == STORE_E_EXISTS)
+			store_find(st, m->device, m->boot_id, m->seq, id);
+		return e;
+	}
+	*id = cand;
+	return STORE_OK;
+}
+
+enum store_err store_spool_finish(struct spool *sp, const uint8_t sha[32], uint64_t *id)
+{
+	struct store *st = sp->st;
+	char tmp[STORE_KEY_MAX + 32], boot[2 * ND_BOOTID_LEN + 1];
+	uint8_t got[32];
+	enum store_err e;
+
+	store_hex(sp->meta.boot_id, ND_BOOTID_LEN, boot);
+	if (sp->contiguous < sp->meta.core_size) {
+		e = store_fail(st, STORE_E_INCOMPLETE, "dump %s/%s/%" PRIu32 ": finish with %"
+		               PRIu64 " of %" PRIu64 " bytes", sp->meta.device, boot, sp->meta.seq,
+		               sp->contiguous, sp->meta.core_size);
+		store_spool_close(sp);
+		return e;
+	}
+	spool_name(sp, "tmp", ".zst.part", tmp, sizeof tmp);
+	if ((e = catch_up(sp, 1)) != STORE_OK || (e = cw_end(st, &sp->w, got)) != STORE_OK) {
+		store_spool_close(sp);   /* keeps the raw spool: a retry can still finish */
+		return e;
+	}
+	if (memcmp(got, sha, 32)) {
+		char a[65], b[65];
+		store_hex(sha, 32, a);
+		store_hex(got, 32, b);
+		e = store_fail(st, STORE_E_DIGEST, "dump %s/%s/%" PRIu32 ": SHA-256 mismatch "
+		               "(sender %.16s..., received %.16s...)", sp->meta.device, boot,
+		               sp->meta.seq, a, b);
+		store_spool_abort(sp);
+		return e;
+	}
+	e = store_commit(st, &sp->meta, sp->zfd, tmp, &sp->w, got, id);
+	if (e == STORE_OK || e == STORE_E_EXISTS) {
+		unlink_spool_files(st, sp->key);
+		spool_free(sp);
+		return e;
+	}
+	store_spool_close(sp);
+	return e;
+}
+
+enum store_err store_add_core(struct store *st, const struct nd_meta *m, int fd, uint64_t *id)
+{
+	char key[STORE_KEY_MAX], tmp[STORE_KEY_MAX + 48], boot[2 * ND_BOOTID_LEN + 1];
+	struct nd_meta meta = *m;
+	struct corewriter w;
+	uint8_t sha[32];
+	enum store_err e;
+
+	if (!st->cctx)
+		return store_fail(st, STORE_E_INVAL, "%s: store opened read-only", st->dir);
+	meta.device[ND_DEVICE_MAX - 1] = 0;
+	store_hex(m->boot_id, ND_BOOTID_LEN, boot);
+	if ((e = store_find(st, meta.device, meta.boot_id, meta.seq, id)) == STORE_OK)
+		return store_fail(st, STORE_E_EXISTS, "dump %s/%s/%" PRIu32 ": already stored as %"
+		                  PRIu64, meta.device, boot, meta.seq, *id);
+	if (e != STORE_E_NOTFOUND)
+		return e;
+	/* A name of its own: a collector may be spooling the same key meanwhile. */
+	store_key(&meta, key);
+	snprintf(tmp, sizeof tmp, "tmp/%s.%ld.import.zst.part", key, (long)getpid());
+	int zfd = openat(st->dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (zfd < 0) {
+		int err = errno;
+		return store_fail(st, store_errno(err), "%s/%s: %s", st->dir, tmp, strerror(err));
+	}
+	if ((e = cw_begin(st, &w, zfd, &meta)) != STORE_OK)
+		goto out;
+	for (;;) {
+		size_t fill = 0;
+		while (fill < STORE_CHUNK) {
+			ssize_t n = read(fd, st->inbuf + fill, STORE_CHUNK - fill);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				int err = errno;
+				e = store_fail(st, STORE_E_IO, "import of %s: read: %s", meta.device,
+				               strerror(err));
+				goto out;
+			}
+			if (n == 0)
+				break;
+			fill += (size_t)n;
+		}
+		if ((e = cw_chunk(st, &w, st->inbuf, fill)) != STORE_OK)
+			goto out;
+		if (fill < STORE_CHUNK)
+			break;
+	}
+	if (meta.core_size && meta.core_size != w.raw) {
+		e = store_fail(st, STORE_E_INCOMPLETE, "import of %s: read %" PRIu64 " bytes, "
+		               "expected %" PRIu64, meta.device, w.raw, meta.core_size);
+		goto out;
+	}
+	meta.core_size = w.raw;
+	if ((e = cw_rewrite_meta(st, &w, &meta)) != STORE_OK ||
+	    (e = cw_end(st, &w, sha)) != STORE_OK)
+		goto out;
+	e = store_commit(st, &meta, zfd, tmp, &w, sha, id);
+out:
+	close(zfd);
+	if (e != STORE_OK)
+		unlinkat(st->dirfd, tmp, 0);
+	return e;
+}
