@@ -14,13 +14,14 @@ def _need(path):
         pytest.fail(f"{path} is not built (run `make`)", pytrace=False)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _programs_built():
+@pytest.fixture(scope="session")
+def collector_built():
     for p in (H.CORECASTD, H.CORECASTCTL, H.SEND, H.IMPAIR, H.CRASHER):
         _need(p)
 
 
 def _core(tmp_path_factory, name, **kw):
+    _need(H.CRASHER)
     try:
         return H.make_core(tmp_path_factory.mktemp(name), **kw)
     except H.CoreUnavailable as e:
@@ -58,7 +59,7 @@ def procs():
 
 
 @pytest.fixture
-def make_daemon(tmp_path):
+def make_daemon(tmp_path, collector_built):
     """Factory: make_daemon(config=None, listen=None, name='ccd') -> started H.Daemon."""
     daemons = []
 
