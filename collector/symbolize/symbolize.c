@@ -376,6 +376,40 @@ static const char *die_name(Dwarf_Die *die)
     return n;
 }
 
+/* How readable an alias is: fewer leading underscores, unversioned, global before
+ * weak before local, then shorter.  Lower is better.  Debuggers show the public alias
+ * (clone, not __clone), and so do we. */
+static long alias_rank(const char *name, const GElf_Sym *sym)
+{
+    long u = 0;
+    while (name[u] == '_')
+        u++;
+    int bind = GELF_ST_BIND(sym->st_info);
+    long b = bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2;
+    return u * 1000000 + (strchr(name, '@') ? 100000 : 0) + b * 10000 + (long)strlen(name);
+}
+
+/* Among the function symbols at the same address as sym, the most readable name. */
+static const char *preferred_alias(Dwfl_Module *mod, const char *name, const GElf_Sym *sym,
+                                   GElf_Addr addr)
+{
+    int n = dwfl_module_getsymtab(mod);
+    long best = alias_rank(name, sym);
+    for (int i = 1; i < n; i++) {
+        GElf_Sym s;
+        GElf_Addr a;
+        const char *nm = dwfl_module_getsym_info(mod, i, &s, &a, NULL, NULL, NULL);
+        if (!nm || a != addr || GELF_ST_TYPE(s.st_info) != STT_FUNC || !*nm)
+            continue;
+        long rk = alias_rank(nm, &s);
+        if (rk < best) {
+            best = rk;
+            name = nm;
+        }
+    }
+    return name;
+}
+
 /* Symbolic frames for one pc: inlined call sites innermost first, then the real
  * function.  lookup is pc for the initial frame and pc-1 for return addresses, so a
  * call at the end of a function resolves to that function and its call line. */
@@ -417,8 +451,24 @@ static void describe_pc(struct run *r, Dwfl_Module *mod, const char *bid, uint64
         if (dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_line, &a), &cl) == 0)
             line = (int)cl;
     }
+    /* The containing function's DWARF name is what a debugger shows (no .constprop
+     * clones, no aliases); C++ functions (with a linkage name) keep the symbol. */
+    const char *dwname = NULL;
+    /* Assembler-made DWARF names the entry label (__clone3), not the public alias. */
+    bool asm_cu = cu && dwarf_srclang(cu) == DW_LANG_Mips_Assembler;
+    for (int i = 0; i < nscopes && !asm_cu; i++) {
+        Dwarf_Attribute a;
+        if (dwarf_tag(&scopes[i]) != DW_TAG_subprogram)
+            continue;
+        if (!dwarf_attr_integrate(&scopes[i], DW_AT_linkage_name, &a))
+            dwname = dwarf_formstring(dwarf_attr_integrate(&scopes[i], DW_AT_name, &a));
+        break;
+    }
+    const char *shown = dwname;
+    if (!shown && fname)
+        shown = preferred_alias(mod, fname, &sym, fstart);
+    symcache_entry_add(ent, shown, fname ? pc - fstart : pc - lo, file, line, false);
     free(scopes);
-    symcache_entry_add(ent, fname, fname ? pc - fstart : pc - lo, file, line, false);
     (void)bid;
     (void)r;
 }

@@ -1,0 +1,201 @@
+"""corecast-symbolize on real cores: native x86_64, and i386/armhf cores written by qemu-user."""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import corecraft  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def crashed(tmp_path_factory):
+    """target -> (exe, core), each built and crashed once per session."""
+    made = {}
+
+    def get(target):
+        if target not in made:
+            d = tmp_path_factory.mktemp(f"sym-{target}")
+            exe = corecraft.build(target, d)
+            made[target] = (exe, corecraft.crash(target, exe, d / "run"))
+        return made[target]
+    return get
+
+
+def run_json(core, *args, **kw):
+    p = corecraft.symbolize(core, *args, **kw)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+def named(funcs):
+    """Drop trailing frames without a name: gdb prints them as ??, we as null."""
+    funcs = list(funcs)
+    while funcs and funcs[-1] in (None, "??"):
+        funcs.pop()
+    return funcs
+
+
+@pytest.mark.parametrize("target", ["x86_64", "i386", "armhf"])
+def test_crashing_thread_matches_gdb_and_every_thread_present(crashed, target):
+    exe, core = crashed(target)
+    doc = run_json(core, "--exe", exe)
+    assert doc["version"] == 1
+    assert doc["signal"] == 11
+    threads = doc["threads"]
+    first = threads[0]
+    assert first["crashed"] and not any(t["crashed"] for t in threads[1:])
+    assert first["tid"] == doc["crashed_tid"]
+    ours = [f["function"] for f in first["frames"]]
+    gdbs = corecraft.gdb_functions(target, exe, core)
+    assert gdbs[:4] == ["level3", "level2", "level1", "crashing_worker"], gdbs
+    assert named(ours) == named(gdbs), (ours, gdbs)
+    assert sorted(t["tid"] for t in threads) == corecraft.gdb_thread_ids(target, exe, core)
+    assert len(threads) == 4
+    top = first["frames"][0]
+    assert top["how"] == "initial" and top["file"].endswith("crash_threads.c") and top["line"] == 17
+    assert all(f["how"] in ("cfi", "fp", "scan") for f in first["frames"][1:])
+    assert doc["symbols_missing"] is False
+    pc_reg = {"x86_64": "rip", "i386": "eip", "armhf": "pc"}[target]
+    assert doc["registers"][pc_reg] == top["pc"]
+    mod = [m for m in doc["modules"] if m["build_id"] == corecraft.build_id(exe)]
+    assert len(mod) == 1 and mod[0]["symbols"] == "found"
+    assert top["build_id"] == corecraft.build_id(exe)
+
+
+def test_qemu_core_symbolizes_where_eu_stack_reports_no_dwarf(crashed):
+    exe, core = crashed("armhf")
+    eu = subprocess.run(["eu-stack", "--core", str(core), "--exec", str(exe)],
+                        capture_output=True, text=True, timeout=60)
+    assert "No DWARF information found" in eu.stdout + eu.stderr
+    assert "level3" not in eu.stdout
+    doc = run_json(core, "--exe", exe)
+    funcs = [f["function"] for f in doc["threads"][0]["frames"]]
+    assert funcs[:4] == ["level3", "level2", "level1", "crashing_worker"]
+
+
+@pytest.mark.parametrize("suffix", [".debug", ""])
+def test_qemu_core_finds_executable_by_session_build_id_in_store(crashed, tmp_path, suffix):
+    exe, core = crashed("armhf")
+    store = tmp_path / "store"
+    bid = corecraft.store_file(store, exe, suffix)
+    doc = run_json(core, "--store", store, "--buildid", f"{bid}:crash_threads.armhf")
+    frames = doc["threads"][0]["frames"]
+    assert [f["function"] for f in frames[:3]] == ["level3", "level2", "level1"]
+    assert frames[0]["build_id"] == bid and frames[0]["module"] == "crash_threads.armhf"
+
+
+def test_qemu_core_without_symbols_keeps_pcs_and_flags_missing(crashed):
+    exe, core = crashed("armhf")
+    doc = run_json(core)
+    assert doc["symbols_missing"] is True
+    frames = doc["threads"][0]["frames"]
+    assert frames[0]["function"] is None and frames[0]["how"] == "initial"
+    assert int(frames[0]["pc"], 16) == int(doc["registers"]["pc"], 16)
+
+
+def test_native_core_without_symbol_files_keeps_module_and_offset(crashed, tmp_path):
+    """The executable is gone: frames name its module and build-id (read from the
+    ELF headers dumped in the core) with module-relative offsets; then the file
+    appears in the symbol store and the same core symbolizes fully."""
+    exe0, _ = crashed("x86_64")
+    exe = tmp_path / "gone"
+    shutil.copy(exe0, exe)
+    core = corecraft.crash("x86_64", exe, tmp_path / "run")
+    bid = corecraft.build_id(exe)
+    hidden = tmp_path / "kept"
+    os.rename(exe, hidden)
+    doc = run_json(core)
+    assert doc["symbols_missing"] is True
+    mod = next(m for m in doc["modules"] if m["build_id"] == bid)
+    assert mod["symbols"] == "missing"
+    top = doc["threads"][0]["frames"][0]
+    assert top["function"] is None and top["build_id"] == bid and top["module"] == mod["name"]
+    assert top["offset"] == int(top["pc"], 16) - int(mod["start"], 16)
+
+    store = tmp_path / "store"
+    corecraft.store_file(store, hidden)
+    doc = run_json(core, "--store", store)
+    assert [f["function"] for f in doc["threads"][0]["frames"][:3]] == ["level3", "level2", "level1"]
+    assert doc["symbols_missing"] is False
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_debuginfod_supplies_missing_executable(crashed, tmp_path):
+    if not shutil.which("debuginfod"):
+        pytest.fail("debuginfod is not installed (scripts/debian-packages)")
+    exe0, _ = crashed("x86_64")
+    exe = tmp_path / "served"
+    shutil.copy(exe0, exe)
+    core = corecraft.crash("x86_64", exe, tmp_path / "run")
+    bid = corecraft.build_id(exe)
+    served = tmp_path / "srv"
+    served.mkdir()
+    os.rename(exe, served / "served")
+    port = free_port()
+    srv = subprocess.Popen(["debuginfod", "-p", str(port), "-F", str(served), "-d",
+                            str(tmp_path / "dfd.sqlite"), "-t", "1"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 60
+        while True:     # wait until its scan has indexed the file
+            try:
+                with urllib.request.urlopen(f"{url}/buildid/{bid}/executable", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.time() < deadline, "debuginfod never served the executable"
+            time.sleep(0.3)
+        env = dict(os.environ, DEBUGINFOD_URLS=url,
+                   DEBUGINFOD_CACHE_PATH=str(tmp_path / "cache"))
+        empty = tmp_path / "empty-store"
+        empty.mkdir()
+        doc = run_json(core, "--store", empty, "--debuginfod-timeout", "20", env=env)
+        funcs = [f["function"] for f in doc["threads"][0]["frames"]]
+        assert funcs[:4] == ["level3", "level2", "level1", "crashing_worker"]
+        mod = next(m for m in doc["modules"] if m["build_id"] == bid)
+        assert mod["symbols"] == "found"
+    finally:
+        srv.terminate()
+        srv.wait(timeout=10)
+
+
+def test_debuginfod_unreachable_is_bounded(crashed, tmp_path):
+    """A debuginfod server that accepts and never answers costs at most the timeout."""
+    exe0, _ = crashed("x86_64")
+    exe = tmp_path / "nowhere"
+    shutil.copy(exe0, exe)
+    core = corecraft.crash("x86_64", exe, tmp_path / "run")
+    exe.unlink()
+    with socket.socket() as lst:
+        lst.bind(("127.0.0.1", 0))
+        lst.listen(16)
+        url = "http://127.0.0.1:%d" % lst.getsockname()[1]
+        env = dict(os.environ, DEBUGINFOD_URLS=url, DEBUGINFOD_CACHE_PATH=str(tmp_path / "c"))
+        env.pop("DEBUGINFOD_TIMEOUT", None)
+        t0 = time.time()
+        doc = run_json(core, "--debuginfod-timeout", "2", env=env, timeout=60)
+        assert time.time() - t0 < 20
+        assert doc["symbols_missing"] is True
+
+
+def test_bad_arguments_fail_with_one_line(tmp_path):
+    p = corecraft.symbolize(tmp_path / "absent.core")
+    assert p.returncode != 0 and p.stdout == ""
+    assert len(p.stderr.strip().splitlines()) == 1 and "absent.core" in p.stderr
+    p = subprocess.run([str(corecraft.SYMBOLIZE), "--core", "x", "--buildid", "zz"],
+                       capture_output=True, text=True)
+    assert p.returncode != 0 and "--buildid" in p.stderr
