@@ -296,10 +296,10 @@ static char *trim(char *s)
 	return s;
 }
 
-static void note(ccd_cfg_note_fn fn, void *ctx, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void note(ccd_cfg_note_fn fn, void *ctx, int warning, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
-static void note(ccd_cfg_note_fn fn, void *ctx, const char *fmt, ...)
+static void note(ccd_cfg_note_fn fn, void *ctx, int warning, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -309,7 +309,7 @@ static void note(ccd_cfg_note_fn fn, void *ctx, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	fn(ctx, msg);
+	fn(ctx, warning, msg);
 }
 
 enum ccd_cfg_err ccd_config_parse_string(struct ccd_config *c, const char *name,
@@ -349,7 +349,7 @@ enum ccd_cfg_err ccd_config_parse_string(struct ccd_config *c, const char *name,
 			line[l - 1] = '\0';
 			in_ours = strcmp(line + 1, SECTION) == 0;
 			if (!in_ours)
-				note(nfn, ctx, "%s:%d: unknown section [%s], its keys are ignored",
+				note(nfn, ctx, 1, "%s:%d: unknown section [%s], its keys are ignored",
 				     name, lineno, line + 1);
 			continue;
 		}
@@ -372,7 +372,7 @@ enum ccd_cfg_err ccd_config_parse_string(struct ccd_config *c, const char *name,
 			if (strcmp(keys[i].name, key) == 0)
 				k = &keys[i];
 		if (k == NULL) {
-			note(nfn, ctx, "%s:%d: unknown key '%s' ignored", name, lineno, key);
+			note(nfn, ctx, 1, "%s:%d: unknown key '%s' ignored", name, lineno, key);
 			continue;
 		}
 		if (set_key(c, k, val, why, sizeof why) < 0) {
@@ -537,11 +537,11 @@ enum ccd_cfg_err ccd_config_reload(struct ccd_config *cur, const char *path,
 			continue;
 		n++;
 		if (k->restart) {
-			note(nfn, ctx, "%s: %s -> %s (takes effect on restart; keeping %s)",
+			note(nfn, ctx, 0, "%s: %s -> %s (takes effect on restart; keeping %s)",
 			     k->name, a, b, a);
 			continue;
 		}
-		note(nfn, ctx, "%s: %s -> %s", k->name, a, b);
+		note(nfn, ctx, 0, "%s: %s -> %s", k->name, a, b);
 		memcpy(field(cur, k), cfield(next, k),
 		       k->type == K_U32 ? sizeof(uint32_t) :
 		       k->type == K_LEVEL ? sizeof(int) : sizeof(uint64_t));

@@ -68,8 +68,9 @@ enum ccd_cfg_err {
 
 const char *ccd_cfg_strerror(enum ccd_cfg_err e);
 
-/* Diagnostics (warnings; changed keys on reload) go through this callback. */
-typedef void (*ccd_cfg_note_fn)(void *ctx, const char *msg);
+/* Diagnostics go through this callback: warnings (unknown keys and sections)
+ * with warning=1, changed keys on reload with warning=0. */
+typedef void (*ccd_cfg_note_fn)(void *ctx, int warning, const char *msg);
 
 void ccd_config_defaults(struct ccd_config *c);
 

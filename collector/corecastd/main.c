@@ -53,11 +53,9 @@ uint64_t ccd_now_ms(void)
 	return ccd_now_us() / 1000u;
 }
 
-static void cfg_note(void *ctx, const char *msg)
+static void cfg_note(void *ctx, int warning, const char *msg)
 {
-	enum ccd_log_level lvl = ctx ? *(enum ccd_log_level *)ctx : CCD_LOG_WARNING;
-
-	ccd_log(lvl, "%s", msg);
+	ccd_log(warning ? CCD_LOG_WARNING : CCD_LOG_INFO, "%s", msg);
 }
 
 /* Receive slots must hold the largest DATA we accept plus its header. */
@@ -126,7 +124,6 @@ static void reload(struct ccd *d)
 	char err[512];
 	int changed;
 	uint32_t old_payload = d->cfg.max_payload;
-	enum ccd_log_level info = CCD_LOG_INFO;
 	enum ccd_cfg_err r;
 
 	if (d->config_path == NULL) {
@@ -134,7 +131,7 @@ static void reload(struct ccd *d)
 		return;
 	}
 	r = ccd_config_reload(&d->cfg, d->config_path, &d->ov, err, sizeof err,
-			      cfg_note, &info, &changed);
+			      cfg_note, NULL, &changed);
 	if (r != CCD_CFG_OK) {
 		ccd_err("reload of %s failed, keeping the running configuration: %s",
 			d->config_path, err);

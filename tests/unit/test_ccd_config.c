@@ -18,12 +18,13 @@ struct notes {
 	char msg[16][512];
 };
 
-static void collect(void *ctx, const char *msg)
+static void collect(void *ctx, int warning, const char *msg)
 {
 	struct notes *ns = ctx;
 
 	if (ns->n < 16)
-		snprintf(ns->msg[ns->n++], sizeof ns->msg[0], "%s", msg);
+		snprintf(ns->msg[ns->n++], sizeof ns->msg[0], "%s%s",
+			 warning ? "W:" : "I:", msg);
 }
 
 static int has_note(const struct notes *ns, const char *needle)
@@ -136,9 +137,9 @@ static void test_unknown_key_warns_with_file_and_line(void **state)
 
 	assert_int_equal(ccd_config_load(&c, p, NULL, err, sizeof err, collect, &ns),
 			 CCD_CFG_OK);
-	snprintf(want, sizeof want, "%s:3: unknown key 'Frobnicate'", p);
+	snprintf(want, sizeof want, "W:%s:3: unknown key 'Frobnicate'", p);
 	assert_true(has_note(&ns, want));
-	snprintf(want, sizeof want, "%s:4: unknown section [Other]", p);
+	snprintf(want, sizeof want, "W:%s:4: unknown section [Other]", p);
 	assert_true(has_note(&ns, want));
 	/* keys in a foreign section do not leak into ours */
 	assert_int_equal(c.max_sessions, 8);
@@ -299,7 +300,7 @@ static void test_reload_applies_limits_and_reports_changes(void **state)
 	assert_int_equal(changed, 3);
 	assert_int_equal(c.max_sessions, 20);
 	assert_true(c.max_use == 1ull << 30);
-	assert_true(has_note(&ns, "MaxSessions: 10 -> 20"));
+	assert_true(has_note(&ns, "I:MaxSessions: 10 -> 20"));
 	assert_true(has_note(&ns, "MaxUse: default -> 1073741824"));
 	/* listeners stay until restart, and the log says so */
 	assert_true(has_note(&ns, "Listen: udp://127.0.0.1:7770 -> udp://127.0.0.1:7771 "
