@@ -16,3 +16,11 @@ PROGRAMS += $(BIN)/corecast-symbolize
 $(BIN)/corecast-symbolize: $(OBJ)/$(SYM_DIR)/main.o $(SYM_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(SYM_LIBS)
+
+# The same program under AddressSanitizer/UBSan, for the hostile-core tests.
+SYM_ALL_SRCS := $(addprefix $(SYM_DIR)/,$(SYM_SRCS) main.c)
+TEST_TOOLS += $(TBIN)/corecast-symbolize-asan
+$(TBIN)/corecast-symbolize-asan: $(SYM_ALL_SRCS) $(wildcard $(SYM_DIR)/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) -I. -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	    -fno-sanitize-recover=undefined $(SYM_CFLAGS) -o $@ $(SYM_ALL_SRCS) $(SYM_LIBS)
