@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "collector/corecastd/config.h"
 #include "collector/corecastd/ratelimit.h"
@@ -81,6 +82,7 @@ struct ccd {
 	struct ccd_out out;
 
 	uint64_t last_vacuum_ms;
+	uint64_t last_purge_ms;
 	bool stopping;
 	struct ccd_stats stats;
 };
@@ -107,6 +109,9 @@ void ccd_tick(struct ccd *d, uint64_t now_ms);
 
 /* Close every session's spool durably (SIGTERM). */
 void ccd_close_all(struct ccd *d);
+
+/* Delete spools untouched for SpoolMaxAge days that no session has open. */
+unsigned ccd_purge_spools(struct ccd *d, time_t now);
 
 /* Daemon-held bytes per active session, for the memory budget. */
 size_t ccd_session_cost(void);

@@ -20,6 +20,7 @@
 
 #define TICK_MS        250        /* timeouts are checked this often */
 #define VACUUM_MS      (10 * 60 * 1000)
+#define PURGE_MS       (60 * 60 * 1000)
 #define SOCK_BUF       (16 << 20) /* per-socket kernel buffer we ask for */
 #define RATE_SLOTS     4096
 /* epoll tags: listeners are 0..CCD_LISTEN_MAX-1 */
@@ -386,6 +387,10 @@ static void on_timer(struct ccd *d)
 			ccd_notice("vacuum: removed %u oldest dump%s to stay within limits",
 				   removed, removed == 1 ? "" : "s");
 	}
+	if (now - d->last_purge_ms >= PURGE_MS) {
+		d->last_purge_ms = now;
+		ccd_purge_spools(d, time(NULL));
+	}
 }
 
 static int run(struct ccd *d)
@@ -528,7 +533,8 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	d->last_vacuum_ms = ccd_now_ms();
+	d->last_vacuum_ms = d->last_purge_ms = ccd_now_ms();
+	ccd_purge_spools(d, time(NULL));
 	ccd_notice("corecastd ready: store %s, up to %u sessions, window %u, payload %u",
 		   d->cfg.store, d->max_active, d->cfg.receive_window, d->cfg.max_payload);
 
