@@ -82,7 +82,7 @@ void store_key(const struct nd_meta *m, char *buf)
 	store_hex((const uint8_t *)m->device, dl, buf);
 	buf[2 * dl] = '-';
 	store_hex(m->boot_id, ND_BOOTID_LEN, buf + 2 * dl + 1);
-	snprintf(buf + 2 * dl + 2 + 2 * ND_BOOTID_LEN, 10, "-%08" PRIx32, m->seq);
+	snprintf(buf + 2 * dl + 1 + 2 * ND_BOOTID_LEN, 10, "-%08" PRIx32, m->seq);
 }
 
 /* Inverse of store_key, for recovery of spool files. */

@@ -1,0 +1,390 @@
+/* tests/unit/test_store_spool.c: network-session spooling — out-of-order writes, digests, resume, import. */
+#include <sys/wait.h>
+
+#include "tests/unit/test_store_util.h"
+
+#define PKT 1400
+
+struct fixture {
+	char *dir;
+	struct store *st;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+	f->dir = tsu_tmpdir();
+	assert_int_equal(store_open(f->dir, STORE_CREATE | STORE_RECOVER, &f->st), STORE_OK);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	store_close(f->st);
+	tsu_rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Deliver [lo, hi) of core in PKT-sized packets in a scrambled order (with some
+ * duplicates), advancing the contiguous prefix as a receiver would. */
+static void deliver(struct spool *sp, const uint8_t *core, uint64_t lo, uint64_t hi,
+                    uint32_t seed)
+{
+	uint64_t npk = (hi - lo + PKT - 1) / PKT;
+	uint64_t *order = malloc(npk * sizeof *order);
+	uint8_t *have = calloc(npk, 1);
+	for (uint64_t i = 0; i < npk; i++)
+		order[i] = i;
+	uint32_t x = seed | 1;
+	for (uint64_t i = npk; i > 1; i--) {   /* Fisher-Yates within windows of 64 */
+		x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+		uint64_t base = (i - 1) / 64 * 64;
+		uint64_t j = base + x % (i - base);
+		uint64_t t = order[i - 1]; order[i - 1] = order[j]; order[j] = t;
+	}
+	uint64_t next = 0;
+	for (uint64_t k = 0; k < npk; k++) {
+		uint64_t i = order[k];
+		uint64_t off = lo + i * PKT;
+		size_t len = (size_t)(hi - off < PKT ? hi - off : PKT);
+		assert_int_equal(store_spool_write(sp, off, core + off, len), STORE_OK);
+		if (k % 7 == 0)   /* duplicates are harmless */
+			assert_int_equal(store_spool_write(sp, off, core + off, len), STORE_OK);
+		have[i] = 1;
+		while (next < npk && have[next])
+			next++;
+		uint64_t contig = next == npk ? hi : lo + next * PKT;
+		assert_int_equal(store_spool_advance(sp, contig), STORE_OK);
+	}
+	free(order);
+	free(have);
+}
+
+static void test_spool_out_of_order_finish_is_byte_identical(void **state)
+{
+	struct fixture *f = *state;
+	size_t n = 3 * 1024 * 1024 + 12345;   /* several chunks plus a tail */
+	uint8_t *core = tsu_core(n, 1), sha[32];
+	struct nd_meta m;
+	struct spool *sp;
+	uint64_t resume = 99, id = 0;
+
+	nd_sha256(core, n, sha);
+	tsu_meta(&m, "sensor-0001", 1, n);
+	assert_int_equal(store_admit(f->st, n), STORE_OK);
+	assert_int_equal(store_spool_open(f->st, &m, &sp, &resume), STORE_OK);
+	assert_int_equal(resume, 0);
+	deliver(sp, core, 0, n, 7);
+	assert_int_equal(store_spool_contiguous(sp), n);
+	assert_int_equal(store_spool_finish(sp, sha, &id), STORE_OK);
+	assert_true(id > 0);
+
+	struct store_rec r;
+	assert_int_equal(store_get(f->st, id, &r), STORE_OK);
+	assert_string_equal(r.meta.device, "sensor-0001");
+	assert_int_equal(r.meta.core_size, n);
+	assert_memory_equal(r.sha256, sha, 32);
+	assert_string_equal(r.status, "stored");
+	assert_int_equal(r.meta.n_buildids, 1);
+	assert_memory_equal(r.meta.buildids[0].id, m.buildids[0].id, 20);
+	assert_true(r.csize < n);   /* it was compressed */
+
+	size_t got;
+	uint8_t *back = tsu_read_back(f->st, id, &got);
+	assert_int_equal(got, n);
+	assert_memory_equal(back, core, n);
+	/* Spool and temporary files are gone once committed. */
+	assert_int_equal(tsu_entries(f->dir, "spool"), 0);
+	assert_int_equal(tsu_entries(f->dir, "tmp"), 0);
+	assert_int_equal(tsu_count(f->st), 1);
+
+	/* Any zstd decoder gives the same bytes (metadata frames are skippable). */
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "zstd -dqc %s/%s > %s/plain", f->dir, r.path, f->dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(cmd, sizeof cmd, "%s/plain", f->dir);
+	FILE *pf = fopen(cmd, "rb");
+	uint8_t *plain = malloc(n + 1);
+	assert_int_equal(fread(plain, 1, n + 1, pf), n);
+	fclose(pf);
+	assert_memory_equal(plain, core, n);
+	free(plain);
+	free(back);
+	free(core);
+}
+
+static void test_digest_mismatch_is_refused_and_nothing_indexed(void **state)
+{
+	struct fixture *f = *state;
+	size_t n = 1500000;
+	uint8_t *core = tsu_core(n, 2), sha[32];
+	struct nd_meta m;
+	struct spool *sp;
+	uint64_t resume, id = 0;
+
+	nd_sha256(core, n, sha);
+	sha[5] ^= 1;
+	tsu_meta(&m, "sensor-0002", 1, n);
+	assert_int_equal(store_spool_open(f->st, &m, &sp, &resume), STORE_OK);
+	deliver(sp, core, 0, n, 3);
+	assert_int_equal(store_spool_finish(sp, sha, &id), STORE_E_DIGEST);
+	assert_int_equal(tsu_count(f->st), 0);
+	assert_int_equal(tsu_entries(f->dir, "cores"), 0);
+	assert_int_equal(tsu_entries(f->dir, "spool"), 0);
+	assert_int_equal(tsu_entries(f->dir, "tmp"), 0);
+	assert_non_null(strstr(store_errmsg(f->st), "sensor-0002"));
+
+	/* The same key can be sent again from scratch and then stores. */
+	sha[5] ^= 1;
+	assert_int_equal(store_spool_open(f->st, &m, &sp, &resume), STORE_OK);
+	assert_int_equal(resume, 0);
+	deliver(sp, core, 0, n, 4);
+	assert_int_equal(store_spool_finish(sp, sha, &id), STORE_OK);
+	assert_int_equal(tsu_count(f->st), 1);
+	free(core);
+}
+
+/* A collector that closes a session without finishing (network drop) keeps it. */
+static void test_reopen_after_close_resumes_at_contiguous_length(void **state)
+{
+	struct fixture *f = *state;
+	size_t n = 5 * 1024 * 1024 + 77, cut = 2 * 1024 * 1024 + 5 * PKT;
+	uint8_t *core = tsu_core(n, 3), sha[32];
+	struct nd_meta m;
+	struct spool *sp;
+	uint64_t resume, id;
+
+	nd_sha256(core, n, sha);
+	tsu_meta(&m, "sensor-0003", 9, n);
+	assert_int_equal(store_spool_open(f->st, &m, &sp, &resume), STORE_OK);
+	deliver(sp, core, 0, cut, 5);
+	/* Out-of-order bytes past the contiguous prefix are not claimed. */
+	assert_int_equal(store_spool_write(sp, cut + 10 * PKT, core + cut + 10 * PKT, PKT), STORE_OK);
+	store_spool_close(sp);
+
+	assert_int_equal(store_spool_open(f->st, &m, &sp, &resume), STORE_OK);
+	assert_int_equal(resume, cut);
+	deliver(sp, core, resume, n, 6);
+	assert_int_equal(store_spool_finish(sp, sha, &id), STORE_OK);
+	size_t got;
+	uint8_t *back = tsu_read_back(f->st, id, &got);
+	assert_int_equal(got, n);
+	assert_memory_equal(back, core, n);
+	free(back);
+	free(core);
+}
+
+/*
+ * The collector process dies mid-transfer without any cleanup (a child that _exits,
+ * like SIGKILL).  A new collector opens the store, recovers, and the resume offset is
+ * a prefix that is really on disk: at least the last 4 MiB sync point, never more
+ * than was received.  Finishing from there gives the exact core.
+ */
+static void test_resume_after_collector_killed(void **state)
+{
+	struct fixture *f = *state;
+	size_t n = 9 * 1024 * 1024 + 4321, cut = 6 * 1024 * 1024 + 3 * PKT;
+	uint8_t *core = tsu_core(n, 4), sha[32];
+	struct nd_meta m;
+	uint64_t resume, id;
+
+	nd_sha256(core, n, sha);
+	tsu_meta(&m, "sensor-0004", 2, n);
+	store_close(f->st);   /* the child is the collector now */
+	f->st = NULL;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store *st;
+		struct spool *sp;
+		if (store_open(f->dir, STORE_CREATE | STORE_RECOVER, &st) != STORE_OK ||
+		    store_spool_open(st, &m, &sp, &resume) != STORE_OK)
+			_exit(2);
+		deliver(sp, core, 0, cut, 8);
+		_exit(0);   /* no close, no sync: as if killed */
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	assert_int_equal(store_open(f->dir, STORE_RECOVER, &f->st), STORE_OK);
+	struct spool *sp;
+	assert_int_equal(store_spool_open(f->st, &m, &sp, &resume), STORE_OK);
+	assert_true(resume >= 4 * 1024 * 1024);
+	assert_true(resume <= cut);
+	deliver(sp, core, resume, n, 9);
+	assert_int_equal(store_spool_finish(sp, sha, &id), STORE_OK);
+	assert_int_equal(tsu_count(f->st), 1);
+	size_t got;
+	uint8_t *back = tsu_read_back(f->st, id, &got);
+	assert_int_equal(got, n);
+	assert_memory_equal(back, core, n);
+	free(back);
+	free(core);
+}
+
+/* A dump whose commit succeeded is answered "already stored" with its id, never
+ * stored twice. */
+static void test_stored_key_reopens_as_exists_not_duplicate(void **state)
+{
+	struct fixture *f = *state;
+	size_t n = 300000;
+	uint8_t *core = tsu_core(n, 5), sha[32];
+	struct nd_meta m;
+	struct spool *sp;
+	uint64_t resume, id, id2 = 0;
+
+	nd_sha256(core, n, sha);
+	tsu_meta(&m, "sensor-0005", 3, n);
+	assert_int_equal(store_spool_open(f->st, &m, &sp, &resume), STORE_OK);
+	deliver(sp, core, 0, n, 1);
+	assert_int_equal(store_spool_finish(sp, sha, &id), STORE_OK);
+	assert_int_equal(store_spool_open(f->st, &m, &sp, &resume), STORE_E_EXISTS);
+	assert_null(sp);
+	assert_int_equal(store_find(f->st, m.device, m.boot_id, m.seq, &id2), STORE_OK);
+	assert_int_equal(id2, id);
+	int fd = open("/dev/null", O_RDONLY);
+	assert_int_equal(store_add_core(f->st, &m, fd, &id2), STORE_E_EXISTS);
+	close(fd);
+	assert_int_equal(id2, id);
+	assert_int_equal(tsu_count(f->st), 1);
+	free(core);
+}
+
+static void test_second_session_for_same_key_is_busy(void **state)
+{
+	struct fixture *f = *state;
+	struct nd_meta m;
+	struct spool *sp, *sp2;
+	uint64_t resume;
+	tsu_meta(&m, "sensor-0006", 1, 1000);
+	assert_int_equal(store_spool_open(f->st, &m, &sp, &resume), STORE_OK);
+	assert_int_equal(store_spool_open(f->st, &m, &sp2, &resume), STORE_E_BUSY);
+	store_spool_abort(sp);
+	assert_int_equal(tsu_entries(f->dir, "spool"), 0);
+}
+
+static void test_finish_before_complete_keeps_spool(void **state)
+{
+	struct fixture *f = *state;
+	size_t n = 200000;
+	uint8_t *core = tsu_core(n, 6), sha[32];
+	struct nd_meta m;
+	struct spool *sp;
+	uint64_t resume, id;
+	nd_sha256(core, n, sha);
+	tsu_meta(&m, "sensor-0007", 1, n);
+	assert_int_equal(store_spool_open(f->st, &m, &sp, &resume), STORE_OK);
+	deliver(sp, core, 0, 100000, 2);
+	assert_int_equal(store_spool_finish(sp, sha, &id), STORE_E_INCOMPLETE);
+	assert_int_equal(store_spool_open(f->st, &m, &sp, &resume), STORE_OK);
+	assert_int_equal(resume, 100000);
+	store_spool_abort(sp);
+	free(core);
+}
+
+static void test_write_past_core_size_is_rejected(void **state)
+{
+	struct fixture *f = *state;
+	struct nd_meta m;
+	struct spool *sp;
+	uint64_t resume;
+	uint8_t buf[100] = { 0 };
+	tsu_meta(&m, "sensor-0008", 1, 1000);
+	assert_int_equal(store_spool_open(f->st, &m, &sp, &resume), STORE_OK);
+	assert_int_equal(store_spool_write(sp, 950, buf, 100), STORE_E_INVAL);
+	assert_int_equal(store_spool_write(sp, UINT64_MAX - 10, buf, 100), STORE_E_INVAL);
+	assert_int_equal(store_spool_advance(sp, 1001), STORE_E_INVAL);
+	assert_int_equal(store_spool_write(sp, 900, buf, 100), STORE_OK);
+	store_spool_abort(sp);
+}
+
+/* A reopen announcing another core size is a different core: start from 0. */
+static void test_reopen_with_other_size_starts_over(void **state)
+{
+	struct fixture *f = *state;
+	size_t n = 500000;
+	uint8_t *core = tsu_core(n, 7);
+	struct nd_meta m;
+	struct spool *sp;
+	uint64_t resume;
+	tsu_meta(&m, "sensor-0009", 1, n);
+	assert_int_equal(store_spool_open(f->st, &m, &sp, &resume), STORE_OK);
+	deliver(sp, core, 0, 300000, 2);
+	store_spool_close(sp);
+	m.core_size = n + 1;
+	assert_int_equal(store_spool_open(f->st, &m, &sp, &resume), STORE_OK);
+	assert_int_equal(resume, 0);
+	store_spool_abort(sp);
+	free(core);
+}
+
+static void test_import_through_add_core(void **state)
+{
+	struct fixture *f = *state;
+	size_t n = 2 * 1024 * 1024 + 999;
+	uint8_t *core = tsu_core(n, 8), sha[32];
+	struct nd_meta m;
+	nd_sha256(core, n, sha);
+	tsu_meta(&m, "serial-import", 4, 0);   /* size learnt from the file */
+	uint64_t id = tsu_import(f->st, f->dir, &m, core, n);
+	struct store_rec r;
+	assert_int_equal(store_get(f->st, id, &r), STORE_OK);
+	assert_int_equal(r.meta.core_size, n);
+	assert_memory_equal(r.sha256, sha, 32);
+	size_t got;
+	uint8_t *back = tsu_read_back(f->st, id, &got);
+	assert_int_equal(got, n);
+	assert_memory_equal(back, core, n);
+
+	/* A stated size that the file does not have is refused, nothing stored. */
+	char path[512];
+	snprintf(path, sizeof path, "%s/short", f->dir);
+	tsu_write_file(path, core, 1000);
+	int fd = open(path, O_RDONLY);
+	tsu_meta(&m, "serial-import", 5, 2000);
+	assert_int_equal(store_add_core(f->st, &m, fd, &id), STORE_E_INCOMPLETE);
+	close(fd);
+	assert_int_equal(tsu_count(f->st), 1);
+	assert_int_equal(tsu_entries(f->dir, "tmp"), 0);
+	free(back);
+	free(core);
+}
+
+static void test_empty_core_round_trips(void **state)
+{
+	struct fixture *f = *state;
+	struct nd_meta m;
+	struct spool *sp;
+	uint64_t resume, id;
+	uint8_t sha[32];
+	nd_sha256("", 0, sha);
+	tsu_meta(&m, "sensor-empty", 1, 0);
+	assert_int_equal(store_spool_open(f->st, &m, &sp, &resume), STORE_OK);
+	assert_int_equal(store_spool_finish(sp, sha, &id), STORE_OK);
+	size_t got;
+	uint8_t *back = tsu_read_back(f->st, id, &got);
+	assert_int_equal(got, 0);
+	free(back);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_spool_out_of_order_finish_is_byte_identical, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_digest_mismatch_is_refused_and_nothing_indexed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen_after_close_resumes_at_contiguous_length, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resume_after_collector_killed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stored_key_reopens_as_exists_not_duplicate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_second_session_for_same_key_is_busy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_finish_before_complete_keeps_spool, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_past_core_size_is_rejected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen_with_other_size_starts_over, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_through_add_core, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_core_round_trips, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
