@@ -15,7 +15,7 @@ $(ND_LIB): $(ND_OBJS)
 
 all: $(ND_LIB)
 
-ND_SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+ND_SAN        := -DND_DEBUG -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 ND_SAN_OBJS   := $(ND_SRCS:%.c=$(OBJ)/ndsan/%.o)
 ND_TEST_SRCS  := $(wildcard tests/unit/test_netdump_*.c)
 ND_TESTS      := $(ND_TEST_SRCS:tests/unit/%.c=$(TBIN)/%)

@@ -35,7 +35,8 @@
 #define ND_TX_RTO_INIT_US      250000u   /* before the first RTT sample */
 #define ND_TX_RTO_MIN_US       10000u    /* LAN: a 1 s floor would stall recovery */
 #define ND_TX_RTO_MAX_US       1000000u  /* so a restarted collector is re-found fast */
-#define ND_TX_REOPEN_TIMEOUTS  4         /* silent RTOs in a row before re-OPEN */
+#define ND_TX_REOPEN_TIMEOUTS  4         /* silent RTOs in a row before re-OPEN ... */
+#define ND_TX_REOPEN_SILENCE_US 1000000u /* ... and at least this long unheard */
 #define ND_TX_GIVE_UP_US       60000000u /* collector silent this long: FAILED */
 #define ND_TX_HASH_CHUNK       (1u << 20) /* most bytes hashed per poll when catching up */
 

@@ -1,0 +1,632 @@
+/* netdump/tx.c: the netdump sender: open, windowed data with SACK and RTT timers, finish. */
+#include "netdump/tx.h"
+#include "netdump/wire.h"
+
+/* Scoreboard flags. */
+#define F_SACKED 1   /* the collector reported holding this packet */
+#define F_LOST   2   /* detected lost, waiting in the retransmission queue */
+#define F_RETX   4   /* sent more than once */
+
+#define NOT_STARTED UINT64_MAX
+
+void nd_tx_cfg_default(struct nd_tx_cfg *cfg)
+{
+	cfg->window = ND_TX_DEFAULT_WINDOW;
+	cfg->payload = ND_DEFAULT_PAYLOAD;
+	cfg->rto_init_us = ND_TX_RTO_INIT_US;
+	cfg->rto_min_us = ND_TX_RTO_MIN_US;
+	cfg->rto_max_us = ND_TX_RTO_MAX_US;
+	cfg->reopen_timeouts = ND_TX_REOPEN_TIMEOUTS;
+	cfg->give_up_us = ND_TX_GIVE_UP_US;
+	cfg->nonce = 0;
+}
+
+const char *nd_tx_state_str(enum nd_tx_state s)
+{
+	switch (s) {
+	case ND_TX_OPENING: return "opening";
+	case ND_TX_SENDING: return "sending";
+	case ND_TX_FINISHING: return "finishing";
+	case ND_TX_DONE_STORED: return "stored";
+	case ND_TX_DONE_MISMATCH: return "digest mismatch";
+	case ND_TX_DONE_REFUSED: return "refused";
+	case ND_TX_FAILED: return "failed";
+	}
+	return "unknown state";
+}
+
+const char *nd_tx_failure_str(enum nd_tx_failure f)
+{
+	switch (f) {
+	case ND_TX_FAIL_NONE: return "no failure";
+	case ND_TX_FAIL_TIMEOUT: return "collector not answering (timeout)";
+	case ND_TX_FAIL_READ: return "cannot read the core";
+	case ND_TX_FAIL_BUFFER: return "send buffer smaller than one DATA message";
+	}
+	return "unknown failure";
+}
+
+static struct nd_tx_slot *slot(struct nd_tx *tx, uint64_t k)
+{
+	return &tx->slot[k % ND_TX_WINDOW_MAX];
+}
+
+static uint64_t pkt_start(const struct nd_tx *tx, uint64_t k)
+{
+	return tx->base + k * tx->payload;
+}
+
+static uint64_t pkt_end(const struct nd_tx *tx, uint64_t k)
+{
+	uint64_t e = pkt_start(tx, k) + tx->payload;
+	return e < tx->meta.core_size ? e : tx->meta.core_size;
+}
+
+/* Signed distance between two truncated microsecond clocks (wraps every 71 min). */
+static int32_t ts_diff(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b);
+}
+
+enum nd_err nd_tx_init(struct nd_tx *tx, const struct nd_tx_cfg *cfg,
+                       const struct nd_meta *meta, nd_read_fn read, void *ctx)
+{
+	if (cfg->window < 1 || cfg->window > ND_TX_WINDOW_MAX ||
+	    cfg->payload < ND_PAYLOAD_MIN || cfg->payload > ND_PAYLOAD_MAX ||
+	    cfg->rto_min_us == 0 || cfg->rto_min_us > cfg->rto_max_us ||
+	    cfg->give_up_us == 0 || !read || !meta->device[0])
+		return ND_E_FIELD;
+	__builtin_memset(tx, 0, sizeof *tx);
+	tx->cfg = *cfg;
+	tx->meta = *meta;
+	tx->read = read;
+	tx->ctx = ctx;
+	tx->state = ND_TX_OPENING;
+	tx->send_now = 1;
+	tx->rto = cfg->rto_init_us;
+	if (tx->rto < cfg->rto_min_us)
+		tx->rto = cfg->rto_min_us;
+	if (tx->rto > cfg->rto_max_us)
+		tx->rto = cfg->rto_max_us;
+	tx->last_heard = NOT_STARTED;
+	tx->nonce = cfg->nonce;
+	if (!tx->nonce) {
+		/* No randomness here: derive from the session key and size so
+		 * at least different dumps differ.  Callers should pass one. */
+		uint8_t d[ND_SHA256_DIGEST];
+		struct nd_sha256 s;
+		nd_sha256_init(&s);
+		nd_sha256_update(&s, meta->device, sizeof meta->device);
+		nd_sha256_update(&s, meta->boot_id, sizeof meta->boot_id);
+		nd_sha256_update(&s, &meta->seq, sizeof meta->seq);
+		nd_sha256_update(&s, &meta->core_size, sizeof meta->core_size);
+		nd_sha256_final(&s, d);
+		tx->nonce = nd_get_u64(d) | 1;
+	}
+	tx->window = cfg->window;
+	tx->payload = cfg->payload;
+	nd_sha256_init(&tx->sha);
+	return ND_OK;
+}
+
+/* ---- timers ---- */
+
+static void rtt_sample(struct nd_tx *tx, uint64_t r)
+{
+	/* RFC 6298, in microseconds; G (clock granularity) taken as 1 ms so a
+	 * very steady LAN RTT does not give an RTO at the RTT itself. */
+	if (!tx->have_rtt) {
+		tx->srtt = r;
+		tx->rttvar = r / 2;
+		tx->have_rtt = 1;
+	} else {
+		uint64_t d = tx->srtt > r ? tx->srtt - r : r - tx->srtt;
+		tx->rttvar = (3 * tx->rttvar + d) / 4;
+		tx->srtt = (7 * tx->srtt + r) / 8;
+	}
+	uint64_t v = 4 * tx->rttvar;
+	tx->rto = tx->srtt + (v > 1000 ? v : 1000);
+	if (tx->rto < tx->cfg.rto_min_us)
+		tx->rto = tx->cfg.rto_min_us;
+	if (tx->rto > tx->cfg.rto_max_us)
+		tx->rto = tx->cfg.rto_max_us;
+}
+
+static void backoff(struct nd_tx *tx)
+{
+	tx->rto *= 2;
+	if (tx->rto > tx->cfg.rto_max_us)
+		tx->rto = tx->cfg.rto_max_us;
+}
+
+static void heard(struct nd_tx *tx, uint64_t now)
+{
+	tx->last_heard = now;
+	tx->silent_rtos = 0;
+}
+
+static void set_done(struct nd_tx *tx, enum nd_tx_state s)
+{
+	tx->state = s;
+	tx->timer = 0;
+	tx->send_now = 0;
+}
+
+static void fail(struct nd_tx *tx, enum nd_tx_failure f)
+{
+	tx->failure = f;
+	set_done(tx, ND_TX_FAILED);
+}
+
+/* Back to OPENING: the collector may have restarted and forgotten the cookie. */
+static void reopen(struct nd_tx *tx)
+{
+	tx->state = ND_TX_OPENING;
+	tx->nonce++;              /* an OPEN_ACK for an older attempt is stale */
+	tx->send_now = 1;
+	tx->timer = 0;
+	tx->silent_rtos = 0;
+}
+
+static void mark_lost(struct nd_tx *tx, uint64_t k)
+{
+	struct nd_tx_slot *s = slot(tx, k);
+	if (!(s->flags & (F_SACKED | F_LOST))) {
+		s->flags |= F_LOST;
+		tx->nlost++;
+		if (k < tx->lost_scan)
+			tx->lost_scan = k;
+	}
+}
+
+static void on_timer(struct nd_tx *tx, uint64_t now)
+{
+	tx->timer = 0;
+	tx->st.timeouts++;
+	tx->silent_rtos++;
+	backoff(tx);
+	/* Silence could be a restarted collector that no longer knows our cookie
+	 * (it drops our packets without answer): open again.  Not too eagerly: a
+	 * collector committing a large core may be quiet for a while. */
+	if (tx->state != ND_TX_OPENING && tx->cfg.reopen_timeouts &&
+	    tx->silent_rtos >= tx->cfg.reopen_timeouts &&
+	    now - tx->last_heard >= ND_TX_REOPEN_SILENCE_US) {
+		reopen(tx);
+		return;
+	}
+	switch (tx->state) {
+	case ND_TX_OPENING:
+	case ND_TX_FINISHING:
+		tx->send_now = 1;
+		break;
+	case ND_TX_SENDING:
+		/* Retransmit the oldest packet only: its ACK carries a fresh
+		 * timestamp echo that exposes every other loss at once. */
+		if (tx->una < tx->nxt)
+			mark_lost(tx, tx->una);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- input ---- */
+
+static void on_open_ack(struct nd_tx *tx, uint64_t now, uint64_t cookie,
+                        const struct nd_open_ack *oa)
+{
+	uint64_t size = tx->meta.core_size;
+
+	heard(tx, now);
+	tx->cookie = cookie;
+	tx->peer_window = oa->window;
+	tx->window = tx->cfg.window < oa->window ? tx->cfg.window : oa->window;
+	tx->payload = tx->cfg.payload < oa->max_payload ? tx->cfg.payload : oa->max_payload;
+	tx->base = oa->resume < size ? oa->resume : size;
+	tx->npkts = (size - tx->base + tx->payload - 1) / tx->payload;
+	tx->una = tx->nxt = 0;
+	tx->cum = tx->base;
+	tx->nlost = 0;
+	tx->lost_scan = 0;
+	tx->have_rack = 0;
+	tx->nheld = 0;
+	for (unsigned i = 0; i < oa->nranges; i++)
+		if (oa->ranges[i].start > tx->base && oa->ranges[i].end <= size)
+			tx->held[tx->nheld++] = oa->ranges[i];
+	tx->st.resume = tx->base;
+	tx->timer = 0;
+	tx->send_now = 0;
+	tx->state = ND_TX_SENDING;
+}
+
+static void on_ack(struct nd_tx *tx, uint64_t now, const struct nd_ack *a)
+{
+	heard(tx, now);
+	if (tx->state != ND_TX_SENDING)
+		return;
+	tx->peer_window = a->window;
+	tx->window = tx->cfg.window < a->window ? tx->cfg.window : a->window;
+
+	if (a->has_echo) {
+		int32_t r = ts_diff((uint32_t)now, a->tsecr);
+		if (r >= 0) {
+			rtt_sample(tx, (uint64_t)r);
+			if (!tx->have_rack || ts_diff(a->tsecr, tx->rack_ts) > 0)
+				tx->rack_ts = a->tsecr;
+			tx->have_rack = 1;
+		}
+	}
+
+	/* Cumulative: free every packet wholly below cum. */
+	uint64_t cum = a->cum < tx->meta.core_size ? a->cum : tx->meta.core_size;
+	if (cum > tx->cum) {
+		tx->cum = cum;
+		while (tx->una < tx->nxt && pkt_end(tx, tx->una) <= cum) {
+			struct nd_tx_slot *s = slot(tx, tx->una);
+			if (s->flags & F_LOST)
+				tx->nlost--;
+			s->flags = 0;
+			tx->una++;
+		}
+		/* The collector may hold more than we sent (another sender, an
+		 * earlier session): skip ahead. */
+		while (tx->una == tx->nxt && tx->nxt < tx->npkts && pkt_end(tx, tx->nxt) <= cum) {
+			tx->una++;
+			tx->nxt++;
+		}
+		if (tx->lost_scan < tx->una)
+			tx->lost_scan = tx->una;
+		tx->timer = tx->una < tx->nxt ? now + tx->rto : 0;
+	}
+
+	/* Selective: mark packets wholly inside a reported range. */
+	for (unsigned i = 0; i < a->nsack; i++) {
+		const struct nd_range *r = &a->sack[i];
+		uint64_t k = tx->una;
+		if (r->start > tx->base) {
+			uint64_t first = (r->start - tx->base + tx->payload - 1) / tx->payload;
+			if (first > k)
+				k = first;
+		}
+		for (; k < tx->nxt && pkt_end(tx, k) <= r->end; k++) {
+			struct nd_tx_slot *s = slot(tx, k);
+			if (pkt_start(tx, k) < r->start)
+				continue;
+			if (s->flags & F_LOST)
+				tx->nlost--;
+			s->flags = (uint8_t)((s->flags & ~F_LOST) | F_SACKED);
+		}
+	}
+
+	/* Time-based loss detection: a packet sent sufficiently before one the
+	 * collector has received, and not itself held, was lost.  The tolerance
+	 * (a quarter RTT, at least 50 us) absorbs mild reordering. */
+	if (tx->have_rack) {
+		uint64_t reo = tx->srtt / 4;
+		if (reo < 50)
+			reo = 50;
+		for (uint64_t k = tx->una; k < tx->nxt; k++) {
+			struct nd_tx_slot *s = slot(tx, k);
+			if (!(s->flags & (F_SACKED | F_LOST)) &&
+			    ts_diff(tx->rack_ts, s->sent) > (int32_t)reo)
+				mark_lost(tx, k);
+		}
+	}
+}
+
+static void on_result(struct nd_tx *tx, uint64_t now, const struct nd_result *r)
+{
+	heard(tx, now);
+	switch (r->code) {
+	case ND_RES_STORED:
+		if (tx->state != ND_TX_FINISHING)
+			return;   /* cannot be stored before we sent FINISH: stale */
+		if (__builtin_memcmp(r->sha256, tx->digest, ND_SHA256_LEN) == 0)
+			set_done(tx, ND_TX_DONE_STORED);
+		else
+			set_done(tx, ND_TX_DONE_MISMATCH);
+		break;
+	case ND_RES_DIGEST_MISMATCH:
+		if (tx->state != ND_TX_FINISHING)
+			return;
+		set_done(tx, ND_TX_DONE_MISMATCH);
+		break;
+	default:
+		if (r->reason == ND_R_BAD_COOKIE) {
+			reopen(tx);
+			return;
+		}
+		tx->reason = (enum nd_reason)r->reason;
+		set_done(tx, ND_TX_DONE_REFUSED);
+		break;
+	}
+	__builtin_memcpy(tx->text, r->text, sizeof tx->text);
+}
+
+enum nd_err nd_tx_input(struct nd_tx *tx, uint64_t now, const uint8_t *buf, size_t len)
+{
+	struct nd_msg m;
+	enum nd_err e;
+
+	if (nd_tx_done(tx))
+		return ND_E_STATE;
+	e = nd_decode(buf, len, &m);
+	if (e) {
+		tx->st.ignored++;
+		return e;
+	}
+	switch (m.type) {
+	case ND_T_OPEN_ACK:
+		if (tx->state != ND_TX_OPENING || m.u.open_ack.nonce != tx->nonce) {
+			tx->st.ignored++;
+			return ND_E_STATE;
+		}
+		on_open_ack(tx, now, m.cookie, &m.u.open_ack);
+		return ND_OK;
+	case ND_T_REFUSE:
+		if (tx->state != ND_TX_OPENING || m.u.refuse.nonce != tx->nonce) {
+			tx->st.ignored++;
+			return ND_E_STATE;
+		}
+		heard(tx, now);
+		tx->reason = (enum nd_reason)m.u.refuse.reason;
+		__builtin_memcpy(tx->text, m.u.refuse.text, sizeof tx->text);
+		set_done(tx, ND_TX_DONE_REFUSED);
+		return ND_OK;
+	case ND_T_ACK:
+	case ND_T_RESULT:
+		if (tx->state == ND_TX_OPENING || m.cookie != tx->cookie) {
+			tx->st.ignored++;
+			return ND_E_COOKIE;
+		}
+		if (m.type == ND_T_ACK)
+			on_ack(tx, now, &m.u.ack);
+		else
+			on_result(tx, now, &m.u.result);
+		return ND_OK;
+	default:
+		tx->st.ignored++;   /* OPEN, DATA, FINISH flow the other way */
+		return ND_E_STATE;
+	}
+}
+
+/* ---- output ---- */
+
+/*
+ * The digest covers the core in offset order.  Bytes the collector already
+ * held when we (re)opened are never sent, so they are read and hashed here; at
+ * most ND_TX_HASH_CHUNK per poll so one poll never stalls for long.  Returns 1
+ * when hashed has reached upto, 0 if more polls are needed, -1 on read error.
+ */
+static int hash_gap(struct nd_tx *tx, uint64_t upto, uint8_t *scratch, size_t cap)
+{
+	uint64_t budget = ND_TX_HASH_CHUNK;
+
+	while (tx->hashed < upto) {
+		if (!budget)
+			return 0;
+		uint64_t n = upto - tx->hashed;
+		if (n > cap)
+			n = cap;
+		if (n > budget)
+			n = budget;
+		if (tx->read(tx->ctx, tx->hashed, scratch, (size_t)n) < 0)
+			return -1;
+		nd_sha256_update(&tx->sha, scratch, (size_t)n);
+		tx->hashed += n;
+		budget -= n;
+	}
+	return 1;
+}
+
+static int held(const struct nd_tx *tx, uint64_t s, uint64_t e)
+{
+	for (unsigned i = 0; i < tx->nheld; i++)
+		if (tx->held[i].start <= s && e <= tx->held[i].end)
+			return 1;
+	return 0;
+}
+
+/* Build DATA for packet k in out; hash it if it extends the hashed prefix. */
+static size_t emit_data(struct nd_tx *tx, uint64_t now, uint64_t k, uint8_t *out, size_t cap)
+{
+	uint64_t s = pkt_start(tx, k), e = pkt_end(tx, k);
+	uint16_t n = (uint16_t)(e - s);
+	uint8_t *pl = out + ND_DATA_HDR_LEN;
+
+	if (tx->read(tx->ctx, s, pl, n) < 0) {
+		fail(tx, ND_TX_FAIL_READ);
+		return 0;
+	}
+	if (s <= tx->hashed && tx->hashed < e) {
+		nd_sha256_update(&tx->sha, pl + (tx->hashed - s), (size_t)(e - tx->hashed));
+		tx->hashed = e;
+	}
+	nd_encode_data_hdr(out, tx->cookie, s, (uint32_t)now, n);
+	struct nd_tx_slot *sl = slot(tx, k);
+	sl->sent = (uint32_t)now;
+	tx->st.packets_sent++;
+	tx->st.bytes_sent += n;
+	if (!tx->timer)
+		tx->timer = now + tx->rto;
+	(void)cap;
+	return ND_DATA_HDR_LEN + (size_t)n;
+}
+
+static size_t poll_sending(struct nd_tx *tx, uint64_t now, uint8_t *out, size_t cap)
+{
+	if (cap < ND_DATA_HDR_LEN + (size_t)tx->payload) {
+		fail(tx, ND_TX_FAIL_BUFFER);
+		return 0;
+	}
+	/* 1. Retransmit the lowest packet known lost. */
+	if (tx->nlost) {
+		uint64_t k = tx->lost_scan < tx->una ? tx->una : tx->lost_scan;
+		for (; k < tx->nxt; k++) {
+			struct nd_tx_slot *s = slot(tx, k);
+			if (s->flags & F_LOST) {
+				s->flags = (uint8_t)((s->flags & ~F_LOST) | F_RETX);
+				tx->nlost--;
+				tx->lost_scan = k + 1;
+				tx->st.retransmits++;
+				return emit_data(tx, now, k, out, cap);
+			}
+		}
+		tx->nlost = 0;   /* unreachable if the count is right; resynchronise */
+	}
+	/* 2. New data while the window allows. */
+	while (tx->nxt < tx->npkts && tx->nxt - tx->una < tx->window) {
+		uint64_t k = tx->nxt;
+		uint64_t s = pkt_start(tx, k), e = pkt_end(tx, k);
+		struct nd_tx_slot *sl = slot(tx, k);
+		if (held(tx, s, e)) {
+			sl->flags = F_SACKED;
+			sl->sent = (uint32_t)now;
+			tx->nxt++;
+			continue;
+		}
+		int h = hash_gap(tx, s, out, cap);
+		if (h < 0) {
+			fail(tx, ND_TX_FAIL_READ);
+			return 0;
+		}
+		if (h == 0)
+			return 0;
+		sl->flags = 0;
+		tx->nxt++;
+		return emit_data(tx, now, k, out, cap);
+	}
+	/* 3. Everything acknowledged: complete the digest, then FINISH. */
+	if (tx->una >= tx->npkts) {
+		if (!tx->digest_done) {
+			int h = hash_gap(tx, tx->meta.core_size, out, cap);
+			if (h < 0) {
+				fail(tx, ND_TX_FAIL_READ);
+				return 0;
+			}
+			if (h == 0)
+				return 0;
+			nd_sha256_final(&tx->sha, tx->digest);
+			tx->digest_done = 1;
+		}
+		tx->state = ND_TX_FINISHING;
+		tx->send_now = 1;
+		tx->timer = 0;
+	}
+	return 0;
+}
+
+static size_t encode_or_fail(struct nd_tx *tx, const struct nd_msg *m, uint8_t *out, size_t cap)
+{
+	size_t len = 0;
+	if (nd_encode(m, out, cap, &len) != ND_OK) {
+		fail(tx, ND_TX_FAIL_BUFFER);
+		return 0;
+	}
+	return len;
+}
+
+size_t nd_tx_poll(struct nd_tx *tx, uint64_t now, uint8_t *out, size_t cap)
+{
+	struct nd_msg m;
+	size_t len;
+
+	if (nd_tx_done(tx))
+		return 0;
+	if (tx->last_heard == NOT_STARTED)
+		tx->last_heard = now;
+	if (now - tx->last_heard >= tx->cfg.give_up_us) {
+		fail(tx, ND_TX_FAIL_TIMEOUT);
+		return 0;
+	}
+	if (tx->timer && now >= tx->timer)
+		on_timer(tx, now);
+
+	if (tx->state == ND_TX_SENDING) {
+		len = poll_sending(tx, now, out, cap);
+		if (len || tx->state != ND_TX_FINISHING)
+			return len;
+	}
+	if (!tx->send_now)
+		return 0;
+	if (tx->state == ND_TX_OPENING) {
+		m.type = ND_T_OPEN;
+		m.cookie = 0;
+		m.u.open.nonce = tx->nonce;
+		m.u.open.window = tx->cfg.window;
+		m.u.open.max_payload = (uint16_t)tx->cfg.payload;
+		m.u.open.meta = tx->meta;
+		tx->st.opens++;
+	} else if (tx->state == ND_TX_FINISHING) {
+		m.type = ND_T_FINISH;
+		m.cookie = tx->cookie;
+		m.u.finish.size = tx->meta.core_size;
+		__builtin_memcpy(m.u.finish.sha256, tx->digest, ND_SHA256_LEN);
+		tx->st.finishes++;
+	} else {
+		return 0;
+	}
+	len = encode_or_fail(tx, &m, out, cap);
+	if (len) {
+		tx->send_now = 0;
+		tx->timer = now + tx->rto;
+	}
+	return len;
+}
+
+uint64_t nd_tx_timeout(const struct nd_tx *tx, uint64_t now)
+{
+	if (nd_tx_done(tx))
+		return UINT64_MAX;
+	if (tx->last_heard == NOT_STARTED || tx->send_now)
+		return now;
+	if (tx->state == ND_TX_SENDING &&
+	    (tx->nlost || tx->una >= tx->npkts ||
+	     (tx->nxt < tx->npkts && tx->nxt - tx->una < tx->window)))
+		return now;
+	uint64_t t = tx->last_heard + tx->cfg.give_up_us;
+	if (tx->timer && tx->timer < t)
+		t = tx->timer;
+	return t < now ? now : t;
+}
+
+enum nd_tx_state nd_tx_state(const struct nd_tx *tx)
+{
+	return tx->state;
+}
+
+int nd_tx_done(const struct nd_tx *tx)
+{
+	return tx->state >= ND_TX_DONE_STORED;
+}
+
+enum nd_reason nd_tx_reason(const struct nd_tx *tx)
+{
+	return tx->state == ND_TX_DONE_REFUSED ? tx->reason : ND_R_NONE;
+}
+
+const char *nd_tx_text(const struct nd_tx *tx)
+{
+	return tx->text;
+}
+
+enum nd_tx_failure nd_tx_failure(const struct nd_tx *tx)
+{
+	return tx->failure;
+}
+
+const uint8_t *nd_tx_digest(const struct nd_tx *tx)
+{
+	return tx->digest_done ? tx->digest : 0;
+}
+
+void nd_tx_stats(const struct nd_tx *tx, struct nd_tx_stats *st)
+{
+	*st = tx->st;
+	st->acked = tx->cum;
+	st->srtt_us = tx->srtt;
+	st->rttvar_us = tx->rttvar;
+	st->rto_us = tx->rto;
+	st->window = tx->window;
+	st->payload = tx->payload;
+}
