@@ -24,3 +24,13 @@ $(TBIN)/corecast-symbolize-asan: $(SYM_ALL_SRCS) $(wildcard $(SYM_DIR)/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) -I. -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	    -fno-sanitize-recover=undefined $(SYM_CFLAGS) -o $@ $(SYM_ALL_SRCS) $(SYM_LIBS)
+
+# cmocka unit tests, under the sanitizers like the worker's hostile-core tests.
+SYM_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+UNIT_TESTS += $(TBIN)/test_sym_corefile $(TBIN)/test_sym_unwind
+$(TBIN)/test_sym_corefile: tests/unit/test_sym_corefile.c $(SYM_DIR)/corefile.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SYM_SAN) $^ -o $@ $(LDFLAGS) -lcmocka
+$(TBIN)/test_sym_unwind: tests/unit/test_sym_unwind.c $(SYM_DIR)/unwind_fp.c $(SYM_DIR)/corefile.c $(SYM_DIR)/regs.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SYM_SAN) $^ -o $@ $(LDFLAGS) -lcmocka
