@@ -106,6 +106,8 @@ struct cw_device {
 	uint8_t boot_id[16];
 	uint64_t uptime_ns;
 	uint64_t time_ns;        /* wall clock, ns since the epoch, 0 unknown */
+	uint32_t seq;            /* per-boot dump sequence number (netdump's nd_meta.seq), so a
+	                            dump that arrives by serial and by network is one dump */
 };
 
 /*

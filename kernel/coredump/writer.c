@@ -147,7 +147,7 @@ static uint64_t file_desc_size(const struct cw_writer *w)
 }
 
 /* CORECAST note: fixed part, then length-prefixed strings and per-image records. */
-#define PN_FIXED 68u
+#define PN_FIXED 72u
 
 static uint64_t proj_desc_size(const struct cw_writer *w, enum cw_err *err)
 {
@@ -762,6 +762,7 @@ static void emit_project(struct out *o)
 		cw_le32(b + 60, tid);
 	}
 	cw_le32(b + 64, w->proc.has_fault_addr ? 1u : 0u);
+	cw_le32(b + 68, d.seq);
 	put(o, b, sizeof b);
 	put_u16str(o, d.device_id);
 	put_u16str(o, d.firmware);

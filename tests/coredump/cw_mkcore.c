@@ -31,6 +31,9 @@
  */
 
 #define MAXT 16
+
+static uint32_t opt_seq = 7, opt_width = 76;
+static const char *opt_device = "sensor-0042";
 #define MAXM 64
 
 union uctx_any {
@@ -275,9 +278,10 @@ static void build_synth(uint32_t nthreads, int overflow, uint64_t fault)
 	                           .signo = 11, .si_code = 1, .fault_addr = fault,
 	                           .has_fault_addr = 1, .cause = "store page fault" };
 	memcpy(S.dev.boot_id, "0123456789abcdef", 16);
-	S.dev.device_id = "sensor-0042";
+	S.dev.device_id = opt_device;
 	S.dev.firmware = "fw-1.2.3";
 	S.dev.uptime_ns = 123456789000ull;
+	S.dev.seq = opt_seq;
 	S.dev.time_ns = 1700000000000000000ull;
 }
 
@@ -429,7 +433,7 @@ static int write_core(void)
 	uint8_t sha[32];
 	if (out_serial) {
 		struct cw_serial ser;
-		cw_serial_begin(&ser, ser_put, out_f, 76, S.paths[0], S.proc.cause);
+		cw_serial_begin(&ser, ser_put, out_f, opt_width, S.paths[0], S.proc.cause);
 		e = cw_write(&W, cw_serial_sink, &ser, sha);
 		if (e == CW_OK)
 			cw_serial_end(&ser);
@@ -480,7 +484,8 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: cw_mkcore --arch A -o FILE [--live] [--serial] [--threads N] [--overflow]\n"
 	                "       [--scope crash|stacks|writable|all] [--stack-cap N] [--total-cap N]\n"
-	                "       [--thread-cap N] [--fault ADDR] [--unreadable LO:HI]\n");
+	                "       [--thread-cap N] [--fault ADDR] [--unreadable LO:HI] [--seq N] [--device ID]\n"
+	                "       [--width N (serial line width)]\n");
 	exit(2);
 }
 
@@ -505,6 +510,9 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--total-cap")) CFG.total_cap = strtoull(v, NULL, 0);
 		else if (!strcmp(a, "--thread-cap")) CFG.thread_cap = (uint32_t)strtoul(v, NULL, 0);
 		else if (!strcmp(a, "--fault")) fault = strtoull(v, NULL, 0);
+		else if (!strcmp(a, "--seq")) opt_seq = (uint32_t)strtoul(v, NULL, 0);
+		else if (!strcmp(a, "--device")) opt_device = v;
+		else if (!strcmp(a, "--width")) opt_width = (uint32_t)strtoul(v, NULL, 0);
 		else if (!strcmp(a, "--unreadable")) sscanf(v, "%" SCNx64 ":%" SCNx64, &S.fail_lo, &S.fail_hi);
 		else if (!strcmp(a, "--scope")) {
 			if (!strcmp(v, "crash")) CFG.scope = CW_SCOPE_CRASH_STACK;

@@ -198,8 +198,8 @@ def corecast_note(core):
     d = n["desc"]
     ver, nimg, up, tm = struct.unpack_from("<IIQQ", d, 0)
     boot = d[24:40]
-    signo, code, addr, pid, tid, hasaddr = struct.unpack_from("<IiQIII", d, 40)
-    pos = 68
+    signo, code, addr, pid, tid, hasaddr, seq = struct.unpack_from("<IiQIIII", d, 40)
+    pos = 72
     strs = []
     for _ in range(4):
         (ln,) = struct.unpack_from("<H", d, pos)
@@ -216,7 +216,7 @@ def corecast_note(core):
         pos += 2 + ln
     assert pos == len(d)
     return dict(version=ver, uptime=up, time=tm, boot=boot, signo=signo, code=code, addr=addr,
-                pid=pid, tid=tid, hasaddr=hasaddr, device=strs[0], firmware=strs[1],
+                pid=pid, tid=tid, hasaddr=hasaddr, seq=seq, device=strs[0], firmware=strs[1],
                 cause=strs[2], exe=strs[3], images=images)
 
 
@@ -228,6 +228,7 @@ def test_project_note_carries_device_and_build_ids(tmp_path, arch):
     assert (c["device"], c["firmware"], c["cause"], c["exe"]) == ("sensor-0042", "fw-1.2.3", "store page fault", "synth")
     assert c["boot"] == b"0123456789abcdef" and c["uptime"] == 123456789000
     assert (c["signo"], c["code"], c["addr"], c["pid"], c["tid"]) == (11, 1, 0x20010, 4242, 4243)
+    assert c["hasaddr"] == 1 and c["seq"] == 7
     assert c["images"] == [("/usr/bin/synth", 0x10000, bytes(range(0xA0, 0xB4)).hex())]
 
 
