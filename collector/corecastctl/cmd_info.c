@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "collector/corecastctl/ctl.h"
+#include "collector/groups/ctl_ext.h"
 
 CTL_COMMAND(info);
 
@@ -17,7 +18,7 @@ CTL_COMMAND(info)
 	if (store_get(c->st, id, &r) != STORE_OK)
 		return ctl_fail("%s", store_errmsg(c->st));
 	if (c->json) {
-		ctl_json_rec(stdout, &r, NULL, NULL);
+		ctl_json_rec(stdout, &r, grp_info_json, c);
 		fputc('\n', stdout);
 		return 0;
 	}
@@ -55,5 +56,6 @@ CTL_COMMAND(info)
 		printf("%s %s %s\n", i ? "              " : "    Build IDs:", hex,
 		       r.meta.buildids[i].name);
 	}
+	grp_info_text(c, &r);
 	return 0;
 }

@@ -21,7 +21,11 @@ enum ctl_store_mode {
 	X(list, CTL_READ,  "[--device DEV] [--since TIME]", "List stored dumps, oldest first") \
 	X(info, CTL_READ,  "ID",                           "Show everything known about one dump") \
 	X(dump, CTL_READ,  "ID -o FILE",                   "Write the decompressed core to FILE ('-' for stdout)") \
-	X(rm,   CTL_WRITE, "ID...",                        "Delete dumps")
+	X(rm,   CTL_WRITE, "ID...",                        "Delete dumps") \
+	X(groups, CTL_READ, "[--by devices|count] [--state S] [--version V] [--since TIME]", "List crash groups, largest first") \
+	X(group, CTL_WRITE, "SIG [resolve [--version V] | mute | open]", "Show one crash group, or change its state") \
+	X(symbols, CTL_WRITE, "add FILE... | list",        "File ELF symbol files by build-id; list them") \
+	X(debug, CTL_READ, "ID [--debugger CMD]",         "Open the core in gdb with symbols found by build-id")
 
 #define CTL_DECLARE(name, mode, usage, help) CTL_COMMAND(name);
 CTL_COMMANDS(CTL_DECLARE)

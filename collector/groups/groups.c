@@ -112,11 +112,50 @@ static int version_collation(void *ctx, int an, const void *a, int bn, const voi
 	return version_cmp_n(a, (size_t)an, b, (size_t)bn);
 }
 
+/*
+ * A read-only opener (corecastctl list/info while nothing was symbolized yet)
+ * cannot create the tables; empty TEMP ones of the same shape let every query run
+ * and simply find nothing.
+ */
+static enum grp_err init_readonly(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	bool have;
+	char *temp, *p;
+
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM main.sqlite_master WHERE name='grp_groups'",
+			       -1, &st, NULL) != SQLITE_OK)
+		return GRP_E_DB;
+	have = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	if (have)
+		return GRP_OK;
+	temp = malloc(sizeof(schema) * 2);
+	if (!temp)
+		return GRP_E_NOMEM;
+	p = temp;
+	for (const char *s = schema; *s;) {
+		static const char create[] = "CREATE TABLE";
+		if (strncmp(s, create, sizeof(create) - 1) == 0) {
+			p += sprintf(p, "CREATE TEMP TABLE");
+			s += sizeof(create) - 1;
+		} else {
+			*p++ = *s++;
+		}
+	}
+	*p = '\0';
+	int rc = sqlite3_exec(db, temp, NULL, NULL, NULL);
+	free(temp);
+	return rc == SQLITE_OK ? GRP_OK : GRP_E_DB;
+}
+
 enum grp_err grp_init(sqlite3 *db)
 {
 	if (sqlite3_create_collation(db, "grp_version", SQLITE_UTF8, NULL,
 				     version_collation) != SQLITE_OK)
 		return GRP_E_DB;
+	if (sqlite3_db_readonly(db, "main") == 1)
+		return init_readonly(db);
 	if (sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK)
 		return GRP_E_DB;
 	return GRP_OK;
@@ -352,6 +391,7 @@ enum grp_err grp_record_result(sqlite3 *db, const struct grp_dump *d, const char
 	}
 	memcpy(out->signature, s.hex, sizeof(out->signature));
 	snprintf(out->title, sizeof(out->title), "%s", s.title);
+	snprintf(out->canonical, sizeof(out->canonical), "%s", s.canonical);
 
 	e = begin(db);
 	if (e == GRP_OK) {

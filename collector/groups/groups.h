@@ -51,6 +51,7 @@ struct grp_outcome {
 	enum grp_event event;
 	char signature[SIG_HEX_LEN + 1];
 	char title[256];
+	char canonical[2048];   /* the signed text (cut if longer, for hooks and logs) */
 	const char *status;     /* "done" or "symbols-missing" */
 	char detail[256];       /* on GRP_E_JSON / GRP_E_SIGNATURE: why */
 };
