@@ -1,0 +1,751 @@
+/* tests/unit/test_netdump_tx.c: sender state machine, and sender<->receiver over a simulated lossy link. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "netdump/netdump.h"
+#include "netdump/rx.h"
+#include "netdump/sha256.h"
+#include "netdump/tx.h"
+
+/* ---- the core: deterministic pseudo-random bytes, read at any offset ---- */
+
+static uint8_t *core;
+static uint64_t core_size;
+static int read_fail_at = -1;   /* fail the n-th read (-1: never) */
+static int reads;
+
+static int core_read(void *ctx, uint64_t off, void *buf, size_t len)
+{
+	(void)ctx;
+	if (read_fail_at >= 0 && reads++ == read_fail_at)
+		return -1;
+	if (off > core_size || len > core_size - off)
+		return -1;
+	memcpy(buf, core + off, len);
+	return 0;
+}
+
+static void make_core(uint64_t size, uint32_t seed)
+{
+	free(core);
+	core = malloc(size ? size : 1);
+	core_size = size;
+	uint32_t x = seed | 1;
+	for (uint64_t i = 0; i < size; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		core[i] = (uint8_t)x;
+	}
+	read_fail_at = -1;
+	reads = 0;
+}
+
+static void meta_for(struct nd_meta *m, uint32_t seq)
+{
+	memset(m, 0, sizeof *m);
+	strcpy(m->device, "sim-device");
+	memset(m->boot_id, 0x5a, sizeof m->boot_id);
+	m->seq = seq;
+	m->core_size = core_size;
+	m->machine = 243;
+	strcpy(m->exe, "crasher");
+}
+
+/* ---- a link: delay, loss, duplication, reordering, a rate and a queue ---- */
+
+struct pkt {
+	uint64_t at;
+	uint64_t order;
+	size_t len;
+	uint8_t *data;
+};
+
+struct link {
+	struct pkt *heap;
+	size_t n, cap;
+	uint64_t order;
+	uint64_t delay_us, jitter_us;   /* jitter > 0 reorders */
+	double loss, dup;
+	uint64_t ns_per_byte;           /* serialisation (0: infinitely fast) */
+	uint64_t busy_until;            /* serialisation, in ns */
+	size_t queue_max;               /* drop-tail beyond this many packets */
+	uint64_t sent, dropped;
+};
+
+static uint64_t rng = 88172645463325252ULL;
+static double frand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (double)(rng >> 11) / 9007199254740992.0;
+}
+
+static int before(const struct pkt *a, const struct pkt *b)
+{
+	return a->at < b->at || (a->at == b->at && a->order < b->order);
+}
+
+static void heap_push(struct link *l, struct pkt p)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 256;
+		l->heap = realloc(l->heap, l->cap * sizeof *l->heap);
+	}
+	size_t i = l->n++;
+	l->heap[i] = p;
+	while (i) {
+		size_t up = (i - 1) / 2;
+		if (!before(&l->heap[i], &l->heap[up]))
+			break;
+		struct pkt t = l->heap[i];
+		l->heap[i] = l->heap[up];
+		l->heap[up] = t;
+		i = up;
+	}
+}
+
+static struct pkt heap_pop(struct link *l)
+{
+	struct pkt top = l->heap[0];
+	l->heap[0] = l->heap[--l->n];
+	size_t i = 0;
+	for (;;) {
+		size_t a = 2 * i + 1, b = a + 1, m = i;
+		if (a < l->n && before(&l->heap[a], &l->heap[m]))
+			m = a;
+		if (b < l->n && before(&l->heap[b], &l->heap[m]))
+			m = b;
+		if (m == i)
+			break;
+		struct pkt t = l->heap[i];
+		l->heap[i] = l->heap[m];
+		l->heap[m] = t;
+		i = m;
+	}
+	return top;
+}
+
+static void link_send(struct link *l, uint64_t now, const uint8_t *d, size_t len)
+{
+	l->sent++;
+	if (l->queue_max && l->n >= l->queue_max) {
+		l->dropped++;
+		return;
+	}
+	if (frand() < l->loss) {
+		l->dropped++;
+		return;
+	}
+	int copies = frand() < l->dup ? 2 : 1;
+	uint64_t t = now;
+	if (l->ns_per_byte) {
+		uint64_t start = l->busy_until > now * 1000 ? l->busy_until : now * 1000;
+		l->busy_until = start + len * l->ns_per_byte;
+		t = l->busy_until / 1000;
+	}
+	for (int c = 0; c < copies; c++) {
+		struct pkt p;
+		p.at = t + l->delay_us + (l->jitter_us ? (uint64_t)(frand() * (double)l->jitter_us) : 0);
+		p.order = l->order++;
+		p.len = len;
+		p.data = malloc(len);
+		memcpy(p.data, d, len);
+		heap_push(l, p);
+	}
+}
+
+static uint64_t link_next(const struct link *l)
+{
+	return l->n ? l->heap[0].at : UINT64_MAX;
+}
+
+static void link_free(struct link *l)
+{
+	while (l->n)
+		free(heap_pop(l).data);
+	free(l->heap);
+	memset(l, 0, sizeof *l);
+}
+
+/* ---- a minimal collector built on nd_rx, with a memory spool ---- */
+
+struct coll {
+	uint8_t secret[32];
+	int have_session;
+	uint64_t cookie;
+	struct nd_meta meta;
+	struct nd_rx rx;
+	uint8_t *spool;
+	uint32_t window, max_payload;
+	int finished;          /* result computed */
+	struct nd_result result;
+	int refuse;            /* answer OPEN with REFUSE(refuse) */
+	int drop_finishes;     /* ignore this many FINISH messages */
+	int corrupt;           /* flip a spool byte before verifying */
+	int silent;            /* answer nothing at all */
+	uint64_t opens, data_in, data_new, finishes, bad_cookie;
+	int max_inflight_seen; /* for stop-and-wait: DATA beyond cum+payload */
+	uint64_t acks_pending;
+};
+
+static void coll_init(struct coll *c, uint32_t window, uint32_t max_payload, uint8_t secret_byte)
+{
+	memset(c, 0, sizeof *c);
+	memset(c->secret, secret_byte, sizeof c->secret);
+	c->window = window;
+	c->max_payload = max_payload;
+}
+
+static void coll_send(struct link *back, uint64_t now, const struct nd_msg *m)
+{
+	static uint8_t out[ND_MSG_MAX];
+	size_t len;
+	assert_int_equal(nd_encode(m, out, sizeof out, &len), ND_OK);
+	link_send(back, now, out, len);
+}
+
+static void coll_input(struct coll *c, struct link *back, uint64_t now, const uint8_t *d, size_t len)
+{
+	static struct nd_msg m, r;
+	if (c->silent)
+		return;
+	assert_int_equal(nd_decode(d, len, &m), ND_OK);   /* the sender only sends valid messages */
+	switch (m.type) {
+	case ND_T_OPEN:
+		c->opens++;
+		memset(&r, 0, sizeof r);
+		if (c->refuse) {
+			r.type = ND_T_REFUSE;
+			r.u.refuse.nonce = m.u.open.nonce;
+			r.u.refuse.reason = (uint8_t)c->refuse;
+			strcpy(r.u.refuse.text, "store /var/lib/corecast over MaxUse");
+			coll_send(back, now, &r);
+			return;
+		}
+		if (!c->have_session) {
+			c->meta = m.u.open.meta;
+			nd_rx_init(&c->rx, c->meta.core_size, c->window, c->max_payload);
+			c->spool = calloc(1, c->meta.core_size + 1);
+			c->have_session = 1;
+		}
+		c->cookie = nd_cookie(c->secret, sizeof c->secret, c->meta.device, c->meta.boot_id,
+		                      c->meta.seq, "sender", 6);
+		r.type = ND_T_OPEN_ACK;
+		r.cookie = c->cookie;
+		nd_rx_open_ack(&c->rx, &r.u.open_ack);
+		r.u.open_ack.nonce = m.u.open.nonce;
+		coll_send(back, now, &r);
+		return;
+	case ND_T_DATA: {
+		if (!c->have_session || m.cookie != c->cookie) {
+			c->bad_cookie++;
+			return;
+		}
+		c->data_in++;
+		uint64_t before_cum = nd_rx_contiguous(&c->rx);
+		if (m.u.data.offset > before_cum + c->max_payload)
+			c->max_inflight_seen = 2;
+		if (nd_rx_data(&c->rx, m.u.data.offset, m.u.data.len, m.u.data.tsval) == ND_RX_NEW) {
+			memcpy(c->spool + m.u.data.offset, m.u.data.payload, m.u.data.len);
+			c->data_new++;
+		}
+		c->acks_pending++;
+		return;
+	}
+	case ND_T_FINISH:
+		if (!c->have_session || m.cookie != c->cookie) {
+			c->bad_cookie++;
+			return;
+		}
+		c->finishes++;
+		if (c->drop_finishes > 0) {
+			c->drop_finishes--;
+			return;
+		}
+		if (!nd_rx_complete(&c->rx)) {
+			c->acks_pending++;
+			return;
+		}
+		if (!c->finished) {
+			if (c->corrupt && c->meta.core_size)
+				c->spool[c->meta.core_size / 2] ^= 0x40;
+			memset(&c->result, 0, sizeof c->result);
+			nd_sha256(c->spool, c->meta.core_size, c->result.sha256);
+			c->result.code = memcmp(c->result.sha256, m.u.finish.sha256, 32) ?
+			                 ND_RES_DIGEST_MISMATCH : ND_RES_STORED;
+			c->finished = 1;
+		}
+		memset(&r, 0, sizeof r);
+		r.type = ND_T_RESULT;
+		r.cookie = c->cookie;
+		r.u.result = c->result;
+		coll_send(back, now, &r);
+		return;
+	default:
+		fail_msg("collector got message type %d", m.type);
+	}
+}
+
+/* One ACK per batch: sent when nothing more is about to arrive this instant. */
+static void coll_flush_acks(struct coll *c, struct link *back, uint64_t now)
+{
+	static uint8_t out[1024];
+	size_t len;
+	if (!c->acks_pending)
+		return;
+	c->acks_pending = 0;
+	assert_int_equal(nd_rx_build_ack(&c->rx, c->cookie, out, sizeof out, &len), ND_OK);
+	link_send(back, now, out, len);
+}
+
+/* ---- the simulation loop ---- */
+
+struct sim {
+	struct nd_tx tx;
+	struct coll coll;
+	struct link up, down;        /* up: sender -> collector */
+	uint64_t now;
+	uint64_t max_inflight;       /* sender's nxt - una high-water mark */
+};
+
+static struct sim S;
+static uint8_t pbuf[ND_MSG_MAX];
+
+/* Run until the sender is done or the virtual clock passes limit_us. */
+static void sim_run(struct sim *s, uint64_t limit_us, uint32_t ack_every)
+{
+	uint64_t since_ack = 0;
+	while (!nd_tx_done(&s->tx) && s->now < limit_us) {
+		size_t n;
+		while ((n = nd_tx_poll(&s->tx, s->now, pbuf, sizeof pbuf)) != 0) {
+			link_send(&s->up, s->now, pbuf, n);
+			uint64_t inflight = s->tx.nxt - s->tx.una;
+			if (inflight > s->max_inflight)
+				s->max_inflight = inflight;
+		}
+		uint64_t t = nd_tx_timeout(&s->tx, s->now);
+		if (link_next(&s->up) < t)
+			t = link_next(&s->up);
+		if (link_next(&s->down) < t)
+			t = link_next(&s->down);
+		if (t == UINT64_MAX)
+			break;
+		if (t > s->now)
+			s->now = t;
+		while (link_next(&s->up) <= s->now) {
+			struct pkt p = heap_pop(&s->up);
+			coll_input(&s->coll, &s->down, s->now, p.data, p.len);
+			free(p.data);
+			if (++since_ack >= ack_every || link_next(&s->up) > s->now) {
+				coll_flush_acks(&s->coll, &s->down, s->now);
+				since_ack = 0;
+			}
+		}
+		while (link_next(&s->down) <= s->now) {
+			struct pkt p = heap_pop(&s->down);
+			nd_tx_input(&s->tx, s->now, p.data, p.len);
+			free(p.data);
+		}
+	}
+}
+
+static void sim_setup(struct sim *s, uint64_t size, uint32_t window, uint32_t payload,
+                      uint32_t seed)
+{
+	struct nd_tx_cfg cfg;
+	struct nd_meta m;
+
+	link_free(&s->up);
+	link_free(&s->down);
+	free(s->coll.spool);
+	memset(s, 0, sizeof *s);
+	rng = 88172645463325252ULL ^ ((uint64_t)seed * 0x9e3779b97f4a7c15ULL);
+	make_core(size, seed);
+	meta_for(&m, seed);
+	nd_tx_cfg_default(&cfg);
+	cfg.window = window;
+	cfg.payload = payload;
+	cfg.nonce = 1000 + seed;
+	assert_int_equal(nd_tx_init(&s->tx, &cfg, &m, core_read, NULL), ND_OK);
+	coll_init(&s->coll, ND_RX_DEFAULT_WINDOW, ND_DEFAULT_PAYLOAD, 1);
+	s->up.delay_us = s->down.delay_us = 500;     /* 1 ms RTT */
+	s->up.ns_per_byte = 10;                      /* 100 MB/s */
+}
+
+static void print_stats(const char *what, struct sim *s)
+{
+	struct nd_tx_stats st;
+	nd_tx_stats(&s->tx, &st);
+	printf("   %s: %llu bytes in %.1f ms virtual, %llu packets, %llu retransmits, "
+	       "%llu timeouts, %llu opens, srtt %llu us\n", what,
+	       (unsigned long long)core_size, s->now / 1000.0,
+	       (unsigned long long)st.packets_sent, (unsigned long long)st.retransmits,
+	       (unsigned long long)st.timeouts, (unsigned long long)st.opens,
+	       (unsigned long long)st.srtt_us);
+}
+
+static void assert_stored_identical(struct sim *s)
+{
+	uint8_t want[32];
+	assert_int_equal(nd_tx_state(&s->tx), ND_TX_DONE_STORED);
+	nd_sha256(core, core_size, want);
+	assert_non_null(nd_tx_digest(&s->tx));
+	assert_memory_equal(nd_tx_digest(&s->tx), want, 32);
+	assert_memory_equal(s->coll.spool, core, core_size);
+	assert_memory_equal(s->coll.result.sha256, want, 32);
+}
+
+static void test_clean_link_delivers_byte_identical(void **state)
+{
+	(void)state;
+	sim_setup(&S, 3 << 20, ND_TX_DEFAULT_WINDOW, ND_DEFAULT_PAYLOAD, 1);
+	sim_run(&S, 60000000, 64);
+	print_stats("clean", &S);
+	assert_stored_identical(&S);
+	struct nd_tx_stats st;
+	nd_tx_stats(&S.tx, &st);
+	assert_int_equal(st.retransmits, 0);
+	assert_int_equal(st.opens, 1);
+	assert_int_equal(st.finishes, 1);
+	assert_true(st.acked == core_size);
+	/* 3 MiB at 100 MB/s is ~31 ms; the window must keep the link busy. */
+	assert_true(S.now < 60000);
+	assert_true(st.srtt_us >= 1000 && st.srtt_us < 20000);
+}
+
+/* 5% loss, 5% duplication and reordering in both directions, several seeds. */
+static void test_lossy_reordering_link_delivers_byte_identical(void **state)
+{
+	(void)state;
+	for (uint32_t seed = 1; seed <= 6; seed++) {
+		sim_setup(&S, (1 << 20) + seed * 777, ND_TX_DEFAULT_WINDOW, ND_DEFAULT_PAYLOAD, seed);
+		S.up.loss = S.down.loss = 0.05;
+		S.up.dup = S.down.dup = 0.05;
+		S.up.jitter_us = S.down.jitter_us = 300;
+		sim_run(&S, 120000000, 16);
+		print_stats("lossy", &S);
+		assert_stored_identical(&S);
+		struct nd_tx_stats st;
+		nd_tx_stats(&S.tx, &st);
+		assert_true(st.retransmits > 0);
+		/* Retransmissions stay proportionate to the loss. */
+		assert_true(st.bytes_sent < core_size * 13 / 10);
+	}
+}
+
+/* Odd payloads and sizes: last packet short, core smaller than one packet, empty core. */
+static void test_sizes_and_payloads(void **state)
+{
+	static const uint64_t sizes[] = { 0, 1, 63, 64, 65, 1423, 1424, 1425, 100000 };
+	static const uint32_t payloads[] = { ND_PAYLOAD_MIN, 1000, ND_DEFAULT_PAYLOAD };
+	(void)state;
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+		for (size_t j = 0; j < 3; j++) {
+			sim_setup(&S, sizes[i], 64, payloads[j], (uint32_t)(i * 3 + j + 1));
+			S.up.loss = 0.02;
+			sim_run(&S, 60000000, 8);
+			assert_stored_identical(&S);
+		}
+}
+
+/* Window 1 never has two packets in flight and takes one RTT per packet. */
+static void test_window_one_is_stop_and_wait(void **state)
+{
+	(void)state;
+	sim_setup(&S, 200 * ND_DEFAULT_PAYLOAD, 1, ND_DEFAULT_PAYLOAD, 3);
+	sim_run(&S, 60000000, 64);
+	assert_stored_identical(&S);
+	assert_int_equal(S.max_inflight, 1);
+	assert_int_equal(S.coll.max_inflight_seen, 0);
+	/* 200 packets x ~1 ms RTT */
+	assert_true(S.now >= 200 * 1000);
+	assert_true(S.now < 200 * 1300);
+	/* and still correct under loss */
+	sim_setup(&S, 50 * ND_DEFAULT_PAYLOAD, 1, ND_DEFAULT_PAYLOAD, 4);
+	S.up.loss = S.down.loss = 0.1;
+	sim_run(&S, 60000000, 64);
+	assert_stored_identical(&S);
+	assert_int_equal(S.max_inflight, 1);
+}
+
+/* The sender uses min(own window, collector's window). */
+static void test_window_is_min_of_both_sides(void **state)
+{
+	(void)state;
+	sim_setup(&S, 1 << 20, 512, ND_DEFAULT_PAYLOAD, 5);
+	S.coll.window = 16;
+	sim_run(&S, 60000000, 64);
+	assert_stored_identical(&S);
+	assert_int_equal(S.max_inflight, 16);
+	sim_setup(&S, 1 << 20, 8, ND_DEFAULT_PAYLOAD, 5);
+	sim_run(&S, 60000000, 64);
+	assert_int_equal(S.max_inflight, 8);
+	/* and the smaller payload of the two */
+	sim_setup(&S, 1 << 18, 64, 4000, 6);
+	S.coll.max_payload = 1000;
+	sim_run(&S, 60000000, 64);
+	assert_stored_identical(&S);
+	struct nd_tx_stats st;
+	nd_tx_stats(&S.tx, &st);
+	assert_int_equal(st.payload, 1000);
+}
+
+static void test_finish_retried_until_result(void **state)
+{
+	(void)state;
+	sim_setup(&S, 100000, 64, ND_DEFAULT_PAYLOAD, 7);
+	S.coll.drop_finishes = 3;
+	sim_run(&S, 60000000, 64);
+	assert_stored_identical(&S);
+	struct nd_tx_stats st;
+	nd_tx_stats(&S.tx, &st);
+	assert_int_equal(st.finishes, 4);
+	/* RESULT lost on the way back: FINISH again, the same RESULT again */
+	sim_setup(&S, 100000, 64, ND_DEFAULT_PAYLOAD, 8);
+	S.down.loss = 0.5;
+	sim_run(&S, 60000000, 64);
+	assert_stored_identical(&S);
+}
+
+static void test_refusal_surfaces_reason(void **state)
+{
+	(void)state;
+	sim_setup(&S, 100000, 64, ND_DEFAULT_PAYLOAD, 9);
+	S.coll.refuse = ND_R_QUOTA;
+	sim_run(&S, 60000000, 64);
+	assert_int_equal(nd_tx_state(&S.tx), ND_TX_DONE_REFUSED);
+	assert_int_equal(nd_tx_reason(&S.tx), ND_R_QUOTA);
+	assert_string_equal(nd_tx_text(&S.tx), "store /var/lib/corecast over MaxUse");
+	assert_string_equal(nd_reason_str(nd_tx_reason(&S.tx)), "store over quota or disk full");
+	assert_int_equal(S.coll.data_in, 0);
+}
+
+static void test_digest_mismatch_reported(void **state)
+{
+	(void)state;
+	sim_setup(&S, 100000, 64, ND_DEFAULT_PAYLOAD, 10);
+	S.coll.corrupt = 1;
+	sim_run(&S, 60000000, 64);
+	assert_int_equal(nd_tx_state(&S.tx), ND_TX_DONE_MISMATCH);
+}
+
+static void test_silent_collector_times_out(void **state)
+{
+	(void)state;
+	sim_setup(&S, 100000, 64, ND_DEFAULT_PAYLOAD, 11);
+	S.coll.silent = 1;
+	S.tx.cfg.give_up_us = 5000000;
+	sim_run(&S, 60000000, 64);
+	assert_int_equal(nd_tx_state(&S.tx), ND_TX_FAILED);
+	assert_int_equal(nd_tx_failure(&S.tx), ND_TX_FAIL_TIMEOUT);
+	assert_true(S.now >= 5000000 && S.now < 5200000);
+	struct nd_tx_stats st;
+	nd_tx_stats(&S.tx, &st);
+	/* OPEN retried with backoff capped at 1 s: a handful, not thousands */
+	assert_true(st.opens >= 4 && st.opens <= 10);
+}
+
+static void test_read_error_fails_transfer(void **state)
+{
+	(void)state;
+	sim_setup(&S, 100000, 64, ND_DEFAULT_PAYLOAD, 12);
+	read_fail_at = 10;
+	sim_run(&S, 60000000, 64);
+	assert_int_equal(nd_tx_state(&S.tx), ND_TX_FAILED);
+	assert_int_equal(nd_tx_failure(&S.tx), ND_TX_FAIL_READ);
+}
+
+/* The collector restarts mid-transfer: new secret (old cookie now invalid and
+ * silently dropped), session restored from the spool's contiguous prefix.  The
+ * sender notices the silence, reopens, resumes and the digest still covers the
+ * whole core. */
+static void test_resume_after_collector_restart(void **state)
+{
+	(void)state;
+	sim_setup(&S, 2 << 20, 256, ND_DEFAULT_PAYLOAD, 13);
+	S.up.loss = S.down.loss = 0.01;
+	sim_run(&S, 8000, 16);
+	assert_int_equal(nd_tx_state(&S.tx), ND_TX_SENDING);
+	uint64_t held = nd_rx_contiguous(&S.coll.rx);
+	assert_true(held > 0 && held < core_size);
+
+	/* "restart": keep only the spool and its contiguous prefix */
+	uint8_t *spool = S.coll.spool;
+	struct nd_meta meta = S.coll.meta;
+	coll_init(&S.coll, ND_RX_DEFAULT_WINDOW, ND_DEFAULT_PAYLOAD, 2);
+	S.coll.spool = spool;
+	S.coll.meta = meta;
+	S.coll.have_session = 1;
+	nd_rx_init(&S.coll.rx, meta.core_size, S.coll.window, S.coll.max_payload);
+	nd_rx_restore(&S.coll.rx, held);
+	S.coll.cookie = 0;   /* packets with the old cookie are dropped, unanswered */
+	memset(spool + held, 0, core_size - held);
+
+	sim_run(&S, 60000000, 16);
+	print_stats("restart", &S);
+	assert_stored_identical(&S);
+	struct nd_tx_stats st;
+	nd_tx_stats(&S.tx, &st);
+	assert_int_equal(st.opens, 2);
+	assert_true(st.resume == held);
+	assert_true(S.coll.bad_cookie > 0);
+}
+
+/* A fresh sender (e.g. after a device reboot of the sender process) opening a
+ * dump the collector partly holds sends only the rest, yet hashes everything. */
+static void test_new_sender_resumes_from_collector_state(void **state)
+{
+	(void)state;
+	sim_setup(&S, 1 << 20, 128, ND_DEFAULT_PAYLOAD, 14);
+	sim_run(&S, 3000, 16);
+	uint64_t held = nd_rx_contiguous(&S.coll.rx);
+	assert_true(held > 0 && held < core_size);
+
+	struct nd_tx_cfg cfg;
+	struct nd_meta m;
+	nd_tx_cfg_default(&cfg);
+	cfg.window = 128;
+	cfg.nonce = 4242;
+	meta_for(&m, 14);
+	assert_int_equal(nd_tx_init(&S.tx, &cfg, &m, core_read, NULL), ND_OK);
+	link_free(&S.up);
+	link_free(&S.down);
+	S.up.delay_us = S.down.delay_us = 500;
+	sim_run(&S, 60000000, 16);
+	assert_stored_identical(&S);
+	struct nd_tx_stats st;
+	nd_tx_stats(&S.tx, &st);
+	assert_true(st.resume >= held);
+	assert_true(st.bytes_sent <= core_size - st.resume + ND_DEFAULT_PAYLOAD);
+}
+
+/* Ranges beyond the resume point that the collector holds are not sent again. */
+static void test_open_ack_held_ranges_skipped(void **state)
+{
+	(void)state;
+	sim_setup(&S, 100 * 1000, 32, 1000, 15);
+	nd_rx_init(&S.coll.rx, core_size, S.coll.window, S.coll.max_payload);
+	S.coll.spool = calloc(1, core_size);
+	S.coll.have_session = 1;
+	meta_for(&S.coll.meta, 15);
+	memcpy(S.coll.spool, core, 10000);
+	nd_rx_data(&S.coll.rx, 0, 10000, 0);
+	memcpy(S.coll.spool + 20000, core + 20000, 30000);
+	nd_rx_data(&S.coll.rx, 20000, 30000, 0);
+	S.coll.max_payload = 1000;
+	sim_run(&S, 60000000, 16);
+	assert_stored_identical(&S);
+	struct nd_tx_stats st;
+	nd_tx_stats(&S.tx, &st);
+	assert_int_equal(st.bytes_sent, core_size - 10000 - 30000);
+}
+
+static void test_input_validation(void **state)
+{
+	(void)state;
+	sim_setup(&S, 100000, 64, ND_DEFAULT_PAYLOAD, 16);
+	/* garbage, wrong nonce, wrong cookie: ignored, nothing changes */
+	uint8_t junk[40] = "ND\x01\x02";
+	assert_int_not_equal(nd_tx_input(&S.tx, 0, junk, sizeof junk), ND_OK);
+	struct nd_msg m;
+	memset(&m, 0, sizeof m);
+	m.type = ND_T_OPEN_ACK;
+	m.cookie = 5;
+	m.u.open_ack.nonce = 1;   /* not ours */
+	m.u.open_ack.window = 4;
+	m.u.open_ack.max_payload = 1000;
+	size_t len;
+	assert_int_equal(nd_encode(&m, pbuf, sizeof pbuf, &len), ND_OK);
+	assert_int_equal(nd_tx_input(&S.tx, 0, pbuf, len), ND_E_STATE);
+	assert_int_equal(nd_tx_state(&S.tx), ND_TX_OPENING);
+	memset(&m, 0, sizeof m);
+	m.type = ND_T_ACK;
+	m.cookie = 5;
+	m.u.ack.window = 1;
+	m.u.ack.cum = 100000;
+	assert_int_equal(nd_encode(&m, pbuf, sizeof pbuf, &len), ND_OK);
+	assert_int_equal(nd_tx_input(&S.tx, 0, pbuf, len), ND_E_COOKIE);
+	struct nd_tx_stats st;
+	nd_tx_stats(&S.tx, &st);
+	assert_int_equal(st.ignored, 3);
+
+	/* bad configurations */
+	struct nd_tx_cfg cfg;
+	struct nd_meta mm;
+	meta_for(&mm, 1);
+	nd_tx_cfg_default(&cfg);
+	cfg.window = 0;
+	assert_int_equal(nd_tx_init(&S.tx, &cfg, &mm, core_read, NULL), ND_E_FIELD);
+	cfg.window = ND_TX_WINDOW_MAX + 1;
+	assert_int_equal(nd_tx_init(&S.tx, &cfg, &mm, core_read, NULL), ND_E_FIELD);
+	nd_tx_cfg_default(&cfg);
+	cfg.payload = ND_PAYLOAD_MAX + 1;
+	assert_int_equal(nd_tx_init(&S.tx, &cfg, &mm, core_read, NULL), ND_E_FIELD);
+	nd_tx_cfg_default(&cfg);
+	mm.device[0] = 0;
+	assert_int_equal(nd_tx_init(&S.tx, &cfg, &mm, core_read, NULL), ND_E_FIELD);
+
+	/* a poll buffer too small for one DATA fails the transfer cleanly */
+	sim_setup(&S, 100000, 64, ND_DEFAULT_PAYLOAD, 17);
+	size_t n = nd_tx_poll(&S.tx, 0, pbuf, 100);
+	assert_int_equal(n, 0);
+	assert_int_equal(nd_tx_failure(&S.tx), ND_TX_FAIL_BUFFER);
+}
+
+/* A refused RESULT mid-transfer (e.g. disk full while spooling) ends the transfer. */
+static void test_result_refused_mid_transfer(void **state)
+{
+	(void)state;
+	sim_setup(&S, 1 << 20, 64, ND_DEFAULT_PAYLOAD, 18);
+	sim_run(&S, 2000, 16);
+	assert_int_equal(nd_tx_state(&S.tx), ND_TX_SENDING);
+	struct nd_msg m;
+	memset(&m, 0, sizeof m);
+	m.type = ND_T_RESULT;
+	m.cookie = S.coll.cookie;
+	m.u.result.code = ND_RES_REFUSED;
+	m.u.result.reason = ND_R_QUOTA;
+	strcpy(m.u.result.text, "disk full");
+	size_t len;
+	assert_int_equal(nd_encode(&m, pbuf, sizeof pbuf, &len), ND_OK);
+	assert_int_equal(nd_tx_input(&S.tx, S.now, pbuf, len), ND_OK);
+	assert_int_equal(nd_tx_state(&S.tx), ND_TX_DONE_REFUSED);
+	assert_int_equal(nd_tx_reason(&S.tx), ND_R_QUOTA);
+	assert_int_equal(nd_tx_timeout(&S.tx, S.now), UINT64_MAX);
+	assert_int_equal(nd_tx_poll(&S.tx, S.now, pbuf, sizeof pbuf), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_clean_link_delivers_byte_identical),
+		cmocka_unit_test(test_lossy_reordering_link_delivers_byte_identical),
+		cmocka_unit_test(test_sizes_and_payloads),
+		cmocka_unit_test(test_window_one_is_stop_and_wait),
+		cmocka_unit_test(test_window_is_min_of_both_sides),
+		cmocka_unit_test(test_finish_retried_until_result),
+		cmocka_unit_test(test_refusal_surfaces_reason),
+		cmocka_unit_test(test_digest_mismatch_reported),
+		cmocka_unit_test(test_silent_collector_times_out),
+		cmocka_unit_test(test_read_error_fails_transfer),
+		cmocka_unit_test(test_resume_after_collector_restart),
+		cmocka_unit_test(test_new_sender_resumes_from_collector_state),
+		cmocka_unit_test(test_open_ack_held_ranges_skipped),
+		cmocka_unit_test(test_input_validation),
+		cmocka_unit_test(test_result_refused_mid_transfer),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	link_free(&S.up);
+	link_free(&S.down);
+	free(S.coll.spool);
+	free(core);
+	return rc;
+}
