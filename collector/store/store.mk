@@ -43,3 +43,15 @@ TEST_TOOLS += $(TBIN)/store-import
 $(TBIN)/store-import: $(OBJ)/tests/store/store-import.o $(STORE_LIB) $(BUILD)/lib/libnetdump.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(STORE_LDLIBS)
+
+# bench-store: spool ingest, commit and read-back throughput (`make bench`).
+TEST_TOOLS += $(TBIN)/bench-store
+BENCHES    += bench-store
+
+$(TBIN)/bench-store: $(OBJ)/tests/store/bench-store.o $(STORE_LIB) $(BUILD)/lib/libnetdump.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(STORE_LDLIBS)
+
+.PHONY: bench-store
+bench-store: $(TBIN)/bench-store
+	$(TBIN)/bench-store

@@ -22,7 +22,10 @@
 /* Spool progress is made durable after this many new bytes or this much time. */
 #define STORE_SYNC_BYTES   (4u << 20)
 #define STORE_SYNC_NS      1000000000ll
-#define STORE_ZLEVEL       3
+/* zstd level 1: compression runs inline in the collector's single event loop, so
+ * speed matters more than the last bytes; on core files level 1 is several times
+ * faster than level 3 and still shrinks mostly-zero memory images 50-100x. */
+#define STORE_ZLEVEL       1
 
 #define STORE_GIB          (1ull << 30)
 
