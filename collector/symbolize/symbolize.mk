@@ -34,3 +34,14 @@ $(TBIN)/test_sym_corefile: tests/unit/test_sym_corefile.c $(SYM_DIR)/corefile.c
 $(TBIN)/test_sym_unwind: tests/unit/test_sym_unwind.c $(SYM_DIR)/unwind_fp.c $(SYM_DIR)/corefile.c $(SYM_DIR)/regs.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SYM_SAN) $^ -o $@ $(LDFLAGS) -lcmocka
+
+# Storm driver: many cores through the library with one cache.
+TEST_TOOLS += $(TBIN)/corecast-symbench
+$(TBIN)/corecast-symbench: $(OBJ)/$(SYM_DIR)/symbench.o $(SYM_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SYM_LIBS)
+
+BENCHES += bench-symbolize
+.PHONY: bench-symbolize
+bench-symbolize: $(BIN)/corecast-symbolize $(TBIN)/corecast-symbench
+	/usr/bin/python3 tests/symbolize/bench_symbolize.py

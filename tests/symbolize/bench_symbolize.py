@@ -1,0 +1,113 @@
+"""Symbolization benchmark (make bench): corecast-symbolize vs eu-stack vs gdb per core,
+and a storm of 1000 cores of one build through the library with caching."""
+import json
+import os
+import shutil
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import corecraft  # noqa: E402
+
+RUNS = 5
+STORM = 1000
+
+
+def median_time(cmd):
+    times = []
+    out = ""
+    for _ in range(RUNS):
+        t0 = time.perf_counter()
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        times.append(time.perf_counter() - t0)
+        out = p.stdout + p.stderr
+    return statistics.median(times), out
+
+
+def per_core(work):
+    print(f"per core, whole process, median of {RUNS} runs (ms)")
+    print("eu-stack: names only (its default); eu-stack -s -i: with source lines and inlines,")
+    print("which is what corecast always produces.  Ratios > 1: corecast is faster.")
+    print(f"{'core':8} {'corecast':>9} {'eu-stack':>9} {'eu -s -i':>9} {'gdb':>9} {'eu/cc':>7} "
+          f"{'eu-si/cc':>8} {'gdb/cc':>7}  eu-stack found level3?")
+    for target in ("x86_64", "i386", "armhf"):
+        d = os.path.join(work, target)
+        os.makedirs(d)
+        exe = corecraft.build(target, d)
+        core = corecraft.crash(target, exe, os.path.join(d, "run"))
+        exe_args = [] if target == "x86_64" else ["--exe", str(exe)]
+        cc, out = median_time([str(corecraft.SYMBOLIZE), "--core", str(core)] + exe_args)
+        assert "level3" in out, out[-500:]
+        eu, eu_out = median_time(["eu-stack", "--core", str(core)] +
+                                 ([] if target == "x86_64" else ["--exec", str(exe)]))
+        eusi, _ = median_time(["eu-stack", "-s", "-i", "--core", str(core)] +
+                              ([] if target == "x86_64" else ["--exec", str(exe)]))
+        gdb = corecraft.TARGETS[target]["gdb"]
+        g, _ = median_time([gdb, "-nx", "-batch", "-ex", "thread apply all bt", str(exe), str(core)])
+        print(f"{target:8} {cc * 1e3:9.1f} {eu * 1e3:9.1f} {eusi * 1e3:9.1f} {g * 1e3:9.1f} "
+              f"{eu / cc:7.2f} {eusi / cc:8.2f} {g / cc:7.2f}  {'yes' if 'level3' in eu_out else 'no'}")
+
+
+def prstatus_regs_offset(b):
+    """File offset of the first NT_PRSTATUS register set in an ELF64 LE core."""
+    phoff, = struct.unpack_from("<Q", b, 32)
+    phnum, = struct.unpack_from("<H", b, 56)
+    for i in range(phnum):
+        ptype, _, off, _, _, filesz = struct.unpack_from("<IIQQQQ", b, phoff + i * 56)
+        if ptype == 4:
+            pos = off
+            while pos < off + filesz:
+                namesz, descsz, ntype = struct.unpack_from("<III", b, pos)
+                desc = pos + 12 + ((namesz + 3) & ~3)
+                if ntype == 1:
+                    return desc + 112
+                pos = desc + ((descsz + 3) & ~3)
+    raise ValueError("no NT_PRSTATUS")
+
+
+def storm(work):
+    d = os.path.join(work, "storm")
+    os.makedirs(d)
+    exe = corecraft.build("x86_64", d)
+    core = corecraft.crash("x86_64", exe, os.path.join(d, "run"))
+    base = bytearray(open(core, "rb").read())
+    regs = prstatus_regs_offset(base)
+    paths = []
+    for k in range(STORM):
+        # Each device's core differs in its scratch registers (rax, rcx, rdx).
+        for idx in (10, 11, 12):
+            struct.pack_into("<Q", base, regs + idx * 8, 0x1000 * k + idx)
+        p = os.path.join(d, f"dev{k:04d}.core")
+        with open(p, "wb") as f:
+            f.write(base)
+        paths.append(p)
+    bench = str(corecraft.TBIN / "corecast-symbench")
+    r = json.loads(subprocess.run([bench] + paths, capture_output=True, text=True, check=True).stdout)
+    nc = json.loads(subprocess.run([bench, "--no-cache"] + paths[:100], capture_output=True,
+                                   text=True, check=True).stdout)
+    one, _ = median_time([str(corecraft.SYMBOLIZE), "--core", paths[0]])
+    print(f"\nstorm: {r['cores']} cores of one build, one process, one CPU")
+    print(f"  with cache:    {r['cores_per_s']:8.1f} cores/s  ({r['seconds']:.2f} s, {r['failed']} failed)"
+          f"  peak RSS {r['peak_rss_kb'] / 1024:.1f} MiB; RSS after 10% {r['rss_kb_at_10pct'] / 1024:.1f} MiB,"
+          f" at end {r['rss_kb_end'] / 1024:.1f} MiB")
+    print(f"  without cache: {nc['cores_per_s']:8.1f} cores/s  (first 100 cores)")
+    print(f"  one process per core (corecast-symbolize): {1 / one:8.1f} cores/s")
+    print(f"  cache speed-up: {r['cores_per_s'] / nc['cores_per_s']:.1f}x;"
+          f" target >= 200 cores/s: {'met' if r['cores_per_s'] >= 200 else 'NOT met'}")
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="corecast-symbench-")
+    try:
+        per_core(work)
+        storm(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
