@@ -23,6 +23,8 @@ CCD_UNIT_SRCS := collector/corecastd/config.c collector/corecastd/listen.c \
 CCD_SAN       := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 CCD_SAN_OBJS  := $(CCD_UNIT_SRCS:%.c=$(OBJ)/ccdsan/%.o)
 CCD_TEST_SRCS := $(wildcard tests/unit/test_ccd_*.c)
+# test_ccd_daemon drives the real daemon binary with the netdump sender and
+# reads the store back: it links those libraries and needs the daemon built.
 CCD_TESTS     := $(CCD_TEST_SRCS:tests/unit/%.c=$(TBIN)/%)
 UNIT_TESTS    += $(CCD_TESTS)
 
@@ -34,6 +36,12 @@ $(OBJ)/ccdsan/%.o: %.c
 $(TBIN)/test_ccd_%: $(OBJ)/ccdsan/tests/unit/test_ccd_%.o $(CCD_SAN_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CCD_SAN) $^ -o $@ $(LDFLAGS) -lcmocka
+
+$(TBIN)/test_ccd_daemon: $(OBJ)/ccdsan/tests/unit/test_ccd_daemon.o $(BUILD)/lib/libccstore.a \
+		$(BUILD)/lib/libnetdump.a | $(BIN)/corecastd
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CCD_SAN) $(filter-out $(BIN)/corecastd,$^) -o $@ $(LDFLAGS) -lcmocka \
+		$(shell pkg-config --libs libzstd sqlite3)
 
 .PHONY: ccd-unit
 ccd-unit: $(CCD_TESTS)
