@@ -67,7 +67,8 @@ static void churn_worker(void *arg)
 	volatile int x = 0;
 	for (int i = 0; i < 200; i++)
 		x += i;
-	(void)arg;
+	/* Stay alive a little, so the fault finds many threads: in user code, runnable, asleep. */
+	cc_sleep_ms(1 + (uintptr_t)arg % 4);
 	churn_count++;
 }
 
@@ -79,7 +80,7 @@ static void churn_manager(void *arg)
 		for (int i = 0; i < churn_target; i++) {
 			if (live[i] > 0)
 				cc_thread_join(live[i]);
-			live[i] = cc_thread_create(churn_worker, NULL, K_PRIO_DEFAULT);
+			live[i] = cc_thread_create(churn_worker, (void *)(uintptr_t)i, K_PRIO_DEFAULT);
 		}
 	}
 }

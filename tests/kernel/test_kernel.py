@@ -1,0 +1,230 @@
+"""End-to-end tests of the corecast kernel in QEMU riscv64: boot, programs, faults, freeze, cores in gdb."""
+import hashlib
+import re
+import subprocess
+
+import pytest
+
+import kvm
+import serialcore
+
+CRASHDEMO = kvm.USER / "crashdemo"
+pytestmark = pytest.mark.skipif(not kvm.KERNEL.exists(), reason="make kernel first")
+
+# mode -> (signal as gdb names it, function of frame #0, kernel's signal number)
+MODES = {
+    "segv": ("SIGSEGV", "crash_segv", 11),
+    "stackoverflow": ("SIGSEGV", "recurse", 11),
+    "illegal": ("SIGILL", "crash_illegal", 4),
+    "misaligned": ("SIGBUS", "crash_misaligned", 7),
+    "breakpoint": ("SIGTRAP", "crash_breakpoint", 5),
+    "abort": ("SIGABRT", "cc_syscall", 6),
+}
+
+# crashdemo's helper threads, in creation order: where each must be blocked in the core.
+ROLES = ["cc_mutex_lock", "cc_cond_wait", "cc_sleep_ms", "busy"]
+
+
+def boot_free_pages(out):
+    return int(re.search(r"\[k\] corecast kernel .* (\d+) free pages", out).group(1))
+
+
+def only_dump(out, tmp_path, name="core"):
+    dumps = serialcore.dumps_in(out)
+    assert len(dumps) == 1, out[-2000:]
+    d = dumps[0]
+    assert d.crc_ok
+    line = serialcore.core_lines(out)[0]
+    assert line["size"] == len(d.core)
+    assert line["sha256"] == hashlib.sha256(d.core).hexdigest()
+    path = tmp_path / name
+    path.write_bytes(d.core)
+    return d, path
+
+
+def test_boot_run_exit_status_and_poweroff():
+    out = kvm.run("run=hello:7:two poweroff", timeout=60)
+    assert "hello from pid 1" in out
+    assert "argv[1]=7" in out and "argv[2]=two" in out
+    assert "[k] exit pid=1 name=hello status=exit 7" in out
+    m = re.search(r"all programs exited; free pages=(\d+); poweroff", out)
+    assert m and int(m.group(1)) == boot_free_pages(out)
+
+
+def test_unknown_bootarg_is_reported_not_fatal():
+    out = kvm.run("bogus=1 run=hello poweroff", timeout=60)
+    assert "ignoring 'bogus=1'" in out
+    assert "status=exit 0" in out
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_fault_mode_core_loads_in_gdb(mode, tmp_path):
+    signame, func, signo = MODES[mode]
+    out = kvm.run(f"run=crashdemo:mode={mode}:threads=4:fp=1 poweroff", timeout=90)
+    assert f"status=signal {signo} " in out
+    fault = re.search(r"\[k\] fault pid=1 tid=(\d+) .* at pc=0x([0-9a-f]+)", out)
+    crash_tid, crash_pc = int(fault.group(1)), int(fault.group(2), 16)
+    d, core = only_dump(out, tmp_path)
+    assert d.header.startswith("/bin/crashdemo: ")
+    tids = kvm.prstatus_tids(d.core)
+    assert tids[0] == crash_tid and len(tids) == 5 and len(set(tids)) == 5
+
+    g = kvm.gdb(core, CRASHDEMO, "info threads", "bt", "p/x $pc", "p $fs0", "p $fs11",
+                "thread apply all bt")
+    assert f"Program terminated with signal {signame}" in g
+    first = re.search(r"^#0 .*$", g, re.M).group(0)
+    assert f" {func} " in first and "crashdemo.c:" in first or "ulib.c:" in first, g
+    assert re.search(r"^#\d+ .* do_crash .* at kernel/user/crashdemo\.c:\d+", g, re.M), g
+    assert re.search(r"^#\d+ .* main .* at kernel/user/crashdemo\.c:\d+", g, re.M), g
+    assert f"= 0x{crash_pc:x}" in g
+    # FP registers as crashdemo set them (fs0 = 1.5 ... fs11 = 12.5).
+    assert "double = 1.5" in g and "double = 12.5" in g, g
+    # Every helper thread present, with the pc of where it was blocked.
+    assert len(re.findall(r"^\s+\d+\s+LWP \d+", g, re.M)) == 4, g
+    for role in ROLES:
+        assert re.search(rf"in {role} \(|^#0\s+{role} \(", g, re.M), (role, g)
+
+    p = subprocess.run(["eu-readelf", "-n", str(core)], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    assert p.returncode == 0, p.stdout
+    for note in ("PRSTATUS", "FPREGSET", "PRPSINFO", "SIGINFO", "AUXV", "FILE"):
+        assert note in p.stdout, (note, p.stdout)
+    assert p.stdout.count("PRSTATUS") == 5
+    assert "unknown" not in p.stdout.lower() or "CORECAST" in p.stdout
+
+
+def test_locals_readable_in_crashing_frames(tmp_path):
+    out = kvm.run("run=crashdemo:mode=segv poweroff", timeout=60)
+    _, core = only_dump(out, tmp_path)
+    g = kvm.gdb(core, CRASHDEMO, "info locals", "p depth_marker", "up", "info locals")
+    assert "local_answer = 49" in g
+    assert "$1 = 7" in g
+    assert "marker = 7" in g
+
+
+def test_stack_overflow_dumps_whole_stack_mapping(tmp_path):
+    out = kvm.run("run=crashdemo:mode=stackoverflow corecast.scope=stack poweroff", timeout=60)
+    assert "stack overflow (guard page)" in out
+    d, core = only_dump(out, tmp_path)
+    loads = kvm.elf_loads(d.core)
+    stack = [l for l in loads if l[0] >= 0x60000000]
+    # SP is in the guard page, outside every mapping: the whole 64 KiB stack is dumped.
+    assert any(l[1] == 65536 for l in stack), loads
+    g = kvm.gdb(core, CRASHDEMO, "bt 3")
+    assert "recurse" in g
+
+
+def dumped_stack_bytes(core):
+    return [l[1] for l in kvm.elf_loads(core) if l[0] >= 0x60000000 and l[1]]
+
+
+def test_memory_scopes_and_caps(tmp_path):
+    # All five boots at once in one kernel would interleave; one boot per setting.
+    res = {}
+    for key, args in {
+        "stack": "corecast.scope=stack",
+        "stacks": "corecast.scope=stacks",
+        "writable": "corecast.scope=writable",
+        "all": "corecast.scope=all",
+        "stack_cap": "corecast.scope=stack corecast.stack_cap=8K mode=stackoverflow",
+        "total_cap": "corecast.scope=all corecast.total_cap=16K",
+        "thread_cap": "corecast.thread_cap=2",
+    }.items():
+        mode = "stackoverflow" if "mode=stackoverflow" in args else "segv"
+        args = args.replace(" mode=stackoverflow", "")
+        out = kvm.run(f"run=crashdemo:mode={mode}:threads=3 corecast.device=unit-42 {args} "
+                      "poweroff", timeout=60)
+        d, _ = only_dump(out, tmp_path, key)
+        res[key] = (d.core, serialcore.core_lines(out)[0])
+    assert len(dumped_stack_bytes(res["stack"][0])) == 1
+    assert len(dumped_stack_bytes(res["stacks"][0])) == 4
+    assert res["writable"][1]["memory"] > res["stacks"][1]["memory"]
+    assert res["all"][1]["memory"] > res["writable"][1]["memory"]
+    # Writable scope dumps the data segment, which the all-stacks scope leaves out.
+    assert any(l[0] >= 0x40001000 and l[0] < 0x50000000 and l[1] and l[3] & 2
+               for l in kvm.elf_loads(res["writable"][0]))
+    # The overflowing stack is dumped whole (64 KiB) without a cap; the cap cuts it to 8 KiB.
+    assert dumped_stack_bytes(res["stack_cap"][0]) == [8192]
+    assert res["total_cap"][1]["memory"] < res["all"][1]["memory"]
+    assert res["thread_cap"][1]["threads"] == 2
+    assert len(kvm.prstatus_tids(res["thread_cap"][0])) == 2
+    for core, _ in res.values():
+        assert b"unit-42" in core  # device id in the project note
+
+
+def test_dump_on_request_by_syscall_process_carries_on(tmp_path):
+    out = kvm.run("run=crashdemo:mode=none:threads=4:dump=1:progress=10 poweroff", timeout=90)
+    d, core = only_dump(out, tmp_path)
+    assert d.header == "/bin/crashdemo: dump requested"
+    assert len(kvm.prstatus_tids(d.core)) == 5
+    after = out[out.index("crashdemo: dump done"):]
+    assert [int(x) for x in re.findall(r"crashdemo progress (\d+)", after)] == list(range(10))
+    assert "[k] exit pid=1 name=crashdemo status=exit 0" in out
+    g = kvm.gdb(core, CRASHDEMO, "thread apply all bt")
+    for role in ROLES:
+        assert role in g, (role, g)
+
+
+def test_dump_on_request_by_console_command(tmp_path):
+    with kvm.Kernel("run=crashdemo:mode=none:threads=4:progress=40:delay=0", timeout=120) as k:
+        k.expect(r"crashdemo progress 5\n")
+        k.send("dump 1")
+        k.expect(r"\[k\] dump pid=1 .*\(on request\)")
+        k.expect(r"crashdemo done")
+        k.expect(r"\[k\] exit pid=1 name=crashdemo status=exit 0")
+        k.send("poweroff")
+        out = k.wait()
+    d, core = only_dump(out, tmp_path)
+    assert len(kvm.prstatus_tids(d.core)) == 5
+    # Nothing lost: every progress line, in order, around the dump.
+    assert [int(x) for x in re.findall(r"crashdemo progress (\d+)", out)] == list(range(40))
+    g = kvm.gdb(core, CRASHDEMO, "thread apply all bt")
+    # The main thread was frozen inside its sleep, at the ecall.
+    assert "cc_sleep_ms" in g and "main" in g
+
+
+def test_two_processes_faulting_together_each_dumped_whole(tmp_path):
+    out = kvm.run("run=crashdemo:mode=segv:threads=3:delay=100 "
+                  "run=crashdemo:mode=abort:threads=2:delay=100 poweroff", timeout=90)
+    dumps = serialcore.dumps_in(out)
+    assert len(dumps) == 2 and all(d.crc_ok for d in dumps)
+    counts = sorted(len(kvm.prstatus_tids(d.core)) for d in dumps)
+    assert counts == [3, 4]
+    for i, d in enumerate(dumps):
+        path = tmp_path / f"core{i}"
+        path.write_bytes(d.core)
+        g = kvm.gdb(path, CRASHDEMO, "bt")
+        assert "do_crash" in g
+    assert "status=signal 11" in out and "status=signal 6" in out
+
+
+def test_churning_threads_fault_consistent_dump(tmp_path):
+    out = kvm.run("run=crashdemo:mode=segv:churn=32:delay=500 poweroff", timeout=120)
+    churned = int(re.search(r"crashing now \(segv\) churned=(\d+)", out).group(1))
+    assert churned > 32
+    d, core = only_dump(out, tmp_path)
+    tids = kvm.prstatus_tids(d.core)
+    assert len(tids) == len(set(tids))  # each live thread once
+    assert len(tids) == serialcore.core_lines(out)[0]["threads"]
+    assert len(tids) >= 3
+    g = kvm.gdb(core, CRASHDEMO, "info threads")
+    assert len(re.findall(r"^\*?\s+\d+\s+LWP \d+", g, re.M)) == len(tids), g
+    assert "status=signal 11" in out
+
+
+def test_hundred_crashes_free_pages_back():
+    with kvm.Kernel("", timeout=300) as k:
+        k.expect(r"\[k\] corecast kernel")
+        k.send("free")
+        before = int(k.expect(r"\[k\] free pages=(\d+)").group(1))
+        for i in range(100):
+            m = k.mark()
+            k.send("run crashdemo:mode=segv:threads=2:delay=1")
+            k.expect(rf"\[k\] exit pid={i + 1} name=crashdemo status=signal 11", start=m)
+        m = k.mark()
+        k.send("free")
+        after = int(k.expect(r"\[k\] free pages=(\d+)", start=m).group(1))
+        k.send("poweroff")
+        out = k.wait()
+    assert len(serialcore.dumps_in(out)) == 100
+    assert after == before
