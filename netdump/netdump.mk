@@ -29,3 +29,12 @@ $(TBIN)/test_netdump_%: $(OBJ)/ndsan/tests/unit/test_netdump_%.o $(ND_SAN_OBJS) 
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(ND_SAN) $^ -o $@ $(LDFLAGS) -lcmocka
 .PRECIOUS: $(OBJ)/ndsan/%.o
+
+# libFuzzer target (clang); `make fuzz` builds it, run e.g.
+#   build/tests/fuzz_netdump_parse -max_total_time=60
+ND_FUZZ_CC := clang
+FUZZERS    += $(TBIN)/fuzz_netdump_parse
+$(TBIN)/fuzz_netdump_parse: tests/fuzz/fuzz_netdump_parse.c $(ND_SRCS) $(wildcard netdump/*.h)
+	@mkdir -p $(dir $@)
+	$(ND_FUZZ_CC) -O1 -g -std=c11 -D_GNU_SOURCE -DND_DEBUG -I. -Wall -Wextra -Werror \
+		-fsanitize=fuzzer,address,undefined $(filter %.c,$^) -o $@
