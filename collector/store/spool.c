@@ -28,7 +28,10 @@ struct spool {
 	struct spool *next;       /* st->spools */
 	struct nd_meta meta;
 	char key[STORE_KEY_MAX];
-	int part_fd, state_fd, zfd;
+	int part_fd;              /* the only descriptor held between calls: with
+	                           * hundreds of sessions in flight, file descriptors
+	                           * are the scarce resource, not memory */
+	int zfd;                  /* tmp/<key>.zst.part, open only while writing to it */
 	struct corewriter w;      /* w.raw = bytes hashed and compressed */
 	uint64_t contiguous;      /* [0, contiguous) received */
 	uint64_t durable;         /* [0, durable) fdatasync'ed and recorded in .state */
@@ -104,8 +107,6 @@ static void spool_free(struct spool *sp)
 		}
 	if (sp->part_fd >= 0)
 		close(sp->part_fd);
-	if (sp->state_fd >= 0)
-		close(sp->state_fd);
 	if (sp->zfd >= 0)
 		close(sp->zfd);
 	free(sp);
@@ -119,13 +120,40 @@ static enum store_err io_fail(struct spool *sp, const char *what, int err)
 	                  sp->meta.device, boot, sp->meta.seq, what, strerror(err));
 }
 
+/* Open the compressed stream for appending (it is closed between chunks). */
+static enum store_err zopen(struct spool *sp, int flags)
+{
+	char p[STORE_KEY_MAX + 32];
+	if (sp->zfd >= 0)
+		return STORE_OK;
+	spool_name(sp, "tmp", ".zst.part", p, sizeof p);
+	sp->zfd = openat(sp->st->dirfd, p, O_WRONLY | O_CLOEXEC | flags, 0644);
+	if (sp->zfd < 0)
+		return io_fail(sp, p, errno);
+	sp->w.fd = sp->zfd;
+	return STORE_OK;
+}
+
+static void zclose(struct spool *sp)
+{
+	if (sp->zfd >= 0)
+		close(sp->zfd);
+	sp->zfd = sp->w.fd = -1;
+}
+
 /* Hash and compress every whole chunk of the contiguous prefix not yet done; with
- * final set, the tail chunk too. */
+ * final set, the tail chunk too.  Leaves the compressed stream open only if final. */
 static enum store_err catch_up(struct spool *sp, int final)
 {
 	struct store *st = sp->st;
+	uint64_t left = sp->contiguous - sp->w.raw;
+	if (!final && left < STORE_CHUNK)
+		return STORE_OK;
+	enum store_err e = zopen(sp, O_APPEND);
+	if (e != STORE_OK)
+		return e;
 	while (sp->contiguous > sp->w.raw) {
-		uint64_t left = sp->contiguous - sp->w.raw;
+		left = sp->contiguous - sp->w.raw;
 		if (left < STORE_CHUNK && !final)
 			break;
 		size_t n = left < STORE_CHUNK ? (size_t)left : STORE_CHUNK;
@@ -135,14 +163,24 @@ static enum store_err catch_up(struct spool *sp, int final)
 			                  (off_t)(sp->w.raw + got));
 			if (r < 0 && errno == EINTR)
 				continue;
-			if (r <= 0)
-				return io_fail(sp, "read spool", r < 0 ? errno : EIO);
+			if (r <= 0) {
+				e = io_fail(sp, "read spool", r < 0 ? errno : EIO);
+				zclose(sp);
+				return e;
+			}
 			got += (size_t)r;
 		}
-		enum store_err e = cw_chunk(st, &sp->w, st->inbuf, n);
-		if (e != STORE_OK)
+		if ((e = cw_chunk(st, &sp->w, st->inbuf, n)) != STORE_OK) {
+			zclose(sp);
 			return e;
+		}
+		/* Start writeback of this chunk now, without waiting, so the periodic
+		 * fdatasync finds little left to do and stalls the event loop less. */
+		sync_file_range(sp->part_fd, (off_t)(sp->w.raw - n), (off_t)n,
+		                SYNC_FILE_RANGE_WRITE);
 	}
+	if (!final)
+		zclose(sp);
 	return STORE_OK;
 }
 
@@ -153,13 +191,22 @@ static enum store_err catch_up(struct spool *sp, int final)
 static enum store_err sync_progress(struct spool *sp)
 {
 	uint8_t b[STATE_SIZE];
+	char p[STORE_KEY_MAX + 32];
 	if (sp->contiguous == sp->durable)
 		return STORE_OK;
 	if (fdatasync(sp->part_fd) < 0)
 		return io_fail(sp, "fdatasync spool", errno);
 	state_encode(b, sp->meta.core_size, sp->contiguous);
-	if (pwrite(sp->state_fd, b, sizeof b, 0) != (ssize_t)sizeof b)
-		return io_fail(sp, "write spool state", errno ? errno : EIO);
+	spool_name(sp, "spool", ".state", p, sizeof p);
+	int fd = openat(sp->st->dirfd, p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return io_fail(sp, p, errno);
+	errno = 0;
+	ssize_t n = pwrite(fd, b, sizeof b, 0);
+	int err = errno;
+	close(fd);
+	if (n != (ssize_t)sizeof b)
+		return io_fail(sp, "write spool state", err ? err : EIO);
 	sp->durable = sp->contiguous;
 	sp->last_sync_ns = now_ns();
 	return STORE_OK;
@@ -180,7 +227,7 @@ enum store_err store_spool_open(struct store *st, const struct nd_meta *m,
 	if (!sp)
 		return store_fail(st, STORE_E_NOMEM, "spool: out of memory");
 	sp->st = st;
-	sp->part_fd = sp->state_fd = sp->zfd = -1;
+	sp->part_fd = sp->zfd = -1;
 	sp->meta = *m;
 	sp->meta.device[ND_DEVICE_MAX - 1] = 0;
 	store_key(&sp->meta, sp->key);
@@ -209,18 +256,16 @@ enum store_err store_spool_open(struct store *st, const struct nd_meta *m,
 		e = io_fail(sp, p, errno);
 		goto fail;
 	}
-	spool_name(sp, "spool", ".state", p, sizeof p);
-	sp->state_fd = openat(st->dirfd, p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (sp->state_fd < 0) {
-		e = io_fail(sp, p, errno);
-		goto fail;
-	}
 	struct stat sb;
 	if (fstat(sp->part_fd, &sb) < 0) {
 		e = io_fail(sp, "stat spool", errno);
 		goto fail;
 	}
-	sp->durable = state_read(sp->state_fd, m->core_size);
+	spool_name(sp, "spool", ".state", p, sizeof p);
+	int sfd = openat(st->dirfd, p, O_RDONLY | O_CLOEXEC);
+	sp->durable = sfd >= 0 ? state_read(sfd, m->core_size) : 0;
+	if (sfd >= 0)
+		close(sfd);
 	if (sp->durable > (uint64_t)sb.st_size)
 		sp->durable = 0;
 	/* Bytes past the durable prefix are unknown ground: the sender sends them again. */
@@ -230,14 +275,11 @@ enum store_err store_spool_open(struct store *st, const struct nd_meta *m,
 	}
 	sp->contiguous = sp->durable;
 
-	spool_name(sp, "tmp", ".zst.part", p, sizeof p);
-	sp->zfd = openat(st->dirfd, p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (sp->zfd < 0) {
-		e = io_fail(sp, p, errno);
+	if ((e = zopen(sp, O_CREAT | O_TRUNC)) != STORE_OK)
 		goto fail;
-	}
-	if ((e = cw_begin(st, &sp->w, sp->zfd, &sp->meta)) != STORE_OK ||
-	    (e = catch_up(sp, 0)) != STORE_OK)
+	e = cw_begin(st, &sp->w, sp->zfd, &sp->meta);
+	zclose(sp);
+	if (e != STORE_OK || (e = catch_up(sp, 0)) != STORE_OK)
 		goto fail;
 	sp->last_sync_ns = now_ns();
 	sp->next = st->spools;
@@ -246,10 +288,8 @@ enum store_err store_spool_open(struct store *st, const struct nd_meta *m,
 	*out = sp;
 	return STORE_OK;
 fail:
-	if (sp->zfd >= 0) {
-		spool_name(sp, "tmp", ".zst.part", p, sizeof p);
-		unlinkat(st->dirfd, p, 0);
-	}
+	spool_name(sp, "tmp", ".zst.part", p, sizeof p);
+	unlinkat(st->dirfd, p, 0);
 	spool_free(sp);
 	return e;
 }

@@ -140,8 +140,8 @@ enum store_err store_spool_write(struct spool *sp, uint64_t off, const void *buf
 /*
  * The contiguous prefix [0, contiguous) is now complete on the spool.  The new bytes
  * are hashed and compressed (in chunks, as they become contiguous, so the core is
- * compressed while it streams), and progress is made durable in batches (every 4 MiB
- * or 1 s: fdatasync the .part, then record the length in .state), so a resume never
+ * compressed while it streams), and progress is made durable in batches (every 16 MiB
+ * or 5 s: fdatasync the .part, then record the length in .state), so a resume never
  * claims bytes that are not on disk.  contiguous never goes backwards.
  */
 enum store_err store_spool_advance(struct spool *sp, uint64_t contiguous);

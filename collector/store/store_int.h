@@ -19,9 +19,16 @@
  * 1% of ratio against a single frame on core files.
  */
 #define STORE_CHUNK        (1u << 20)
-/* Spool progress is made durable after this many new bytes or this much time. */
-#define STORE_SYNC_BYTES   (4u << 20)
-#define STORE_SYNC_NS      1000000000ll
+/*
+ * Spool progress is made durable after this many new bytes or this much time.
+ * Each fdatasync costs a few milliseconds of the event loop whatever its size (the
+ * journal commit dominates), so batches are large: a resume after power loss
+ * re-sends at most 16 MiB, and 500 concurrent short transfers do not each pay a
+ * sync per second.  A collector that is merely killed loses nothing: the page cache
+ * survives it, and .state is only ever written after the bytes it claims.
+ */
+#define STORE_SYNC_BYTES   (16u << 20)
+#define STORE_SYNC_NS      5000000000ll
 /* zstd level 1: compression runs inline in the collector's single event loop, so
  * speed matters more than the last bytes; on core files level 1 is several times
  * faster than level 3 and still shrinks mostly-zero memory images 50-100x. */

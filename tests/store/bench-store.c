@@ -55,6 +55,8 @@ int main(int argc, char **argv)
 
 	struct spool *sp;
 	uint64_t resume, id;
+	struct rusage r0, r1;
+	getrusage(RUSAGE_SELF, &r0);
 	double t0 = now_s();
 	if (store_spool_open(st, &m, &sp, &resume) != STORE_OK)
 		return 1;
@@ -67,6 +69,11 @@ int main(int argc, char **argv)
 		}
 	}
 	double t1 = now_s();
+	getrusage(RUSAGE_SELF, &r1);
+	double cpu = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec -
+	                      r0.ru_stime.tv_sec) +
+	             (r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec -
+	              r0.ru_stime.tv_usec) / 1e6;
 	if (store_spool_finish(sp, sha, &id) != STORE_OK) {
 		fprintf(stderr, "bench-store: %s\n", store_errmsg(st));
 		return 1;
@@ -91,6 +98,8 @@ int main(int argc, char **argv)
 	getrusage(RUSAGE_SELF, &ru);
 	printf("store bench: %zu MiB core in %zu-byte writes\n", n >> 20, pkt);
 	printf("  spool ingest (write+hash+compress+sync): %.0f MB/s\n", n / 1e6 / (t1 - t0));
+	printf("  spool ingest CPU time: %.0f ms (%.0f MB/s per core, load-independent)\n",
+	       cpu * 1e3, n / 1e6 / cpu);
 	printf("  finish (tail, verify, fsync, rename, index): %.1f ms\n", (t2 - t1) * 1e3);
 	printf("  end to end ingest+commit: %.0f MB/s\n", n / 1e6 / (t2 - t0));
 	printf("  compressed %.1f MiB (ratio %.2f)\n", r.csize / 1048576.0, (double)n / r.csize);

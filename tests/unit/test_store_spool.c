@@ -4,6 +4,7 @@
 #include "tests/unit/test_store_util.h"
 
 #define PKT 1400
+#define STORE_TEST_CHUNKISH (3u << 20)
 
 struct fixture {
 	char *dir;
@@ -180,13 +181,13 @@ static void test_reopen_after_close_resumes_at_contiguous_length(void **state)
 /*
  * The collector process dies mid-transfer without any cleanup (a child that _exits,
  * like SIGKILL).  A new collector opens the store, recovers, and the resume offset is
- * a prefix that is really on disk: at least the last 4 MiB sync point, never more
+ * a prefix that is really on disk: at least the last 16 MiB sync point, never more
  * than was received.  Finishing from there gives the exact core.
  */
 static void test_resume_after_collector_killed(void **state)
 {
 	struct fixture *f = *state;
-	size_t n = 9 * 1024 * 1024 + 4321, cut = 6 * 1024 * 1024 + 3 * PKT;
+	size_t n = 24 * 1024 * 1024 + 4321, cut = 18 * 1024 * 1024 + 3 * PKT;
 	uint8_t *core = tsu_core(n, 4), sha[32];
 	struct nd_meta m;
 	uint64_t resume, id;
@@ -213,7 +214,7 @@ static void test_resume_after_collector_killed(void **state)
 	assert_int_equal(store_open(f->dir, STORE_RECOVER, &f->st), STORE_OK);
 	struct spool *sp;
 	assert_int_equal(store_spool_open(f->st, &m, &sp, &resume), STORE_OK);
-	assert_true(resume >= 4 * 1024 * 1024);
+	assert_true(resume >= 16 * 1024 * 1024);   /* the last sync point */
 	assert_true(resume <= cut);
 	deliver(sp, core, resume, n, 9);
 	assert_int_equal(store_spool_finish(sp, sha, &id), STORE_OK);
@@ -371,6 +372,39 @@ static void test_empty_core_round_trips(void **state)
 	free(back);
 }
 
+static unsigned open_fds(void)
+{
+	char cmd[64];
+	snprintf(cmd, sizeof cmd, "ls /proc/%d/fd | wc -l", (int)getpid());
+	FILE *f = popen(cmd, "r");
+	unsigned n = 0;
+	assert_int_equal(fscanf(f, "%u", &n), 1);
+	pclose(f);
+	return n;
+}
+
+/* Hundreds of sessions in flight must not exhaust descriptors: one per spool. */
+static void test_each_open_spool_holds_one_descriptor(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 64 };
+	struct spool *sp[N];
+	struct nd_meta m;
+	uint64_t resume;
+	uint8_t *core = tsu_core(STORE_TEST_CHUNKISH, 9);
+	unsigned before = open_fds();
+	for (unsigned i = 0; i < N; i++) {
+		tsu_meta(&m, "sensor-many", i, STORE_TEST_CHUNKISH);
+		assert_int_equal(store_spool_open(f->st, &m, &sp[i], &resume), STORE_OK);
+		deliver(sp[i], core, 0, STORE_TEST_CHUNKISH / 2 + 1048576, i);
+	}
+	assert_int_equal(open_fds() - before, N);
+	for (unsigned i = 0; i < N; i++)
+		store_spool_abort(sp[i]);
+	assert_int_equal(open_fds(), before);
+	free(core);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -385,6 +419,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reopen_with_other_size_starts_over, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_through_add_core, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_core_round_trips, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_each_open_spool_holds_one_descriptor, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
