@@ -119,8 +119,14 @@ enum ser_status ser_decode_body(const char *body, size_t len, size_t max_core,
 			nacc++;
 			acc <<= 6;
 			if (nacc == 4) {
-				/* padding closes the stream: emit 1 or 2 bytes, then only '=' may follow */
+				/* padding closes the stream: emit 1 or 2 bytes, then only '=' may follow.
+				 * The bits the padding leaves unused must be zero (canonical base64), so
+				 * damage to the last character is caught too. */
 				int nbytes = 3 - pad;
+				if (acc & (pad == 2 ? 0xffffu : 0xffu)) {
+					st = SER_BAD_BASE64;
+					break;
+				}
 				for (int k = 0; k < nbytes && st == SER_OK; k++)
 					st = rle_feed(&r, &o, (uint8_t)(acc >> (16 - 8 * k)));
 				nacc = 0;

@@ -16,3 +16,10 @@ all: $(SER_LIB)
 
 # corecastctl's import-serial command links the decoder.
 $(BIN)/corecastctl: $(SER_LIB)
+
+# libFuzzer target for the decoder (clang; `make fuzz`, then run it with a time limit).
+SER_FUZZ_SRCS := tests/fuzz/fuzz_serial_decode.c $(SER_SRCS) kernel/coredump/crc32.c
+FUZZERS += $(TBIN)/fuzz_serial_decode
+$(TBIN)/fuzz_serial_decode: $(SER_FUZZ_SRCS) $(wildcard collector/serial/*.h kernel/coredump/*.h)
+	@mkdir -p $(dir $@)
+	clang $(CSTD) $(WARN) -I. -O1 -g -fsanitize=fuzzer,address,undefined $(SER_FUZZ_SRCS) -o $@

@@ -20,3 +20,13 @@ TEST_TOOLS += $(TBIN)/cw_mkcore
 $(TBIN)/cw_mkcore: $(OBJ)/tests/coredump/cw_mkcore.o $(CW_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -lpthread
+
+# Unit tests (cmocka) of writer, serial encoder and decoder, all under ASan/UBSan.
+CW_SAN_DEC   := $(OBJ)/cwsan/collector/serial/decode.o $(OBJ)/cwsan/collector/serial/coremeta.o
+CW_TEST_SRCS := $(wildcard tests/unit/test_cw_*.c)
+CW_TESTS     := $(CW_TEST_SRCS:tests/unit/%.c=$(TBIN)/%)
+UNIT_TESTS   += $(CW_TESTS)
+
+$(TBIN)/test_cw_%: $(OBJ)/cwsan/tests/unit/test_cw_%.o $(CW_SAN_OBJS) $(CW_SAN_DEC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CW_SAN) $^ -o $@ $(LDFLAGS) -lcmocka
