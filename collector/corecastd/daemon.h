@@ -55,6 +55,7 @@ struct ccd_out {
 };
 
 #define CCD_OUT_SLOT 2048
+#define CCD_RUN_MAX  (256u << 10)
 
 struct ccd {
 	struct ccd_config cfg;
@@ -80,6 +81,14 @@ struct ccd {
 	struct sockaddr_storage *rx_addr;
 
 	struct ccd_out out;
+
+	/* New DATA for one session at consecutive offsets is staged here and
+	 * written with one pwrite: per-packet writes of 1.4 KiB cost the spool's
+	 * file system more than everything else the loop does. */
+	uint8_t *run_buf;           /* CCD_RUN_MAX bytes */
+	struct ccd_session *run_s;  /* owner of the staged bytes, NULL: none */
+	uint64_t run_off;
+	size_t run_len;
 
 	uint64_t last_vacuum_ms;
 	uint64_t last_purge_ms;

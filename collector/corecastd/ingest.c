@@ -361,10 +361,51 @@ static void fail_session(struct ccd *d, struct ccd_session *s, enum store_err se
 	send_result(d, s);
 }
 
+/* Write the staged run to its spool.  Called before anything that reads the
+ * spool or may free the session, and at the end of every batch. */
+static void flush_run(struct ccd *d)
+{
+	struct ccd_session *s = d->run_s;
+	enum store_err se;
+
+	if (s == NULL)
+		return;
+	d->run_s = NULL;
+	if (s->state != CCD_S_ACTIVE || s->sp == NULL)
+		return;
+	se = store_spool_write(s->sp, d->run_off, d->run_buf, d->run_len);
+	if (se != STORE_OK)
+		fail_session(d, s, se);
+}
+
+static void stage_write(struct ccd *d, struct ccd_session *s, const struct nd_data *dm)
+{
+	enum store_err se;
+
+	if (d->run_s == s && d->run_off + d->run_len == dm->offset &&
+	    d->run_len + dm->len <= CCD_RUN_MAX) {
+		memcpy(d->run_buf + d->run_len, dm->payload, dm->len);
+		d->run_len += dm->len;
+		return;
+	}
+	flush_run(d);
+	if (s->state != CCD_S_ACTIVE)
+		return;      /* the flush failed this very session */
+	if (d->run_buf == NULL) {   /* a payload (u16) always fits a run */
+		se = store_spool_write(s->sp, dm->offset, dm->payload, dm->len);
+		if (se != STORE_OK)
+			fail_session(d, s, se);
+		return;
+	}
+	memcpy(d->run_buf, dm->payload, dm->len);
+	d->run_s = s;
+	d->run_off = dm->offset;
+	d->run_len = dm->len;
+}
+
 static void on_data(struct ccd *d, struct ccd_session *s, const struct nd_data *dm)
 {
 	enum nd_rx_verdict v;
-	enum store_err se;
 
 	if (s->state != CCD_S_ACTIVE) {
 		/* Late or duplicated DATA after the result: the ack (or result)
@@ -376,11 +417,9 @@ static void on_data(struct ccd *d, struct ccd_session *s, const struct nd_data *
 	v = nd_rx_data(&s->rx, dm->offset, dm->len, dm->tsval);
 	switch (v) {
 	case ND_RX_NEW:
-		se = store_spool_write(s->sp, dm->offset, dm->payload, dm->len);
-		if (se != STORE_OK) {
-			fail_session(d, s, se);
+		stage_write(d, s, dm);
+		if (s->state != CCD_S_ACTIVE)
 			return;
-		}
 		d->stats.data_new++;
 		d->stats.bytes += dm->len;
 		break;
@@ -514,6 +553,8 @@ void ccd_ingest(struct ccd *d, struct ccd_listener *li, const uint8_t *buf, size
 		d->stats.garbage++;
 		return;
 	}
+	if (m.type != ND_T_DATA)
+		flush_run(d);   /* OPEN may drop a session, FINISH reads the spool */
 	switch (m.type) {
 	case ND_T_OPEN:
 		on_open(d, li, &m.u.open, from, fromlen, now_ms);
@@ -544,6 +585,7 @@ void ccd_ack_touched(struct ccd *d, uint64_t now_us)
 {
 	struct ccd_session *s;
 
+	flush_run(d);
 	while ((s = d->ss.touched) != NULL) {
 		d->ss.touched = s->next_touched;
 		s->next_touched = NULL;
@@ -562,6 +604,7 @@ void ccd_tick(struct ccd *d, uint64_t now_ms)
 	struct ccd_session *s, *next;
 	char w[200];
 
+	flush_run(d);
 	for (s = d->ss.head; s; s = next) {
 		next = s->next;
 		if (now_ms - s->last_ms < d->cfg.session_timeout_ms)
@@ -592,6 +635,7 @@ void ccd_close_all(struct ccd *d)
 	struct ccd_session *s;
 	char w[200];
 
+	flush_run(d);
 	while ((s = d->ss.head) != NULL) {
 		if (s->state == CCD_S_ACTIVE && s->sp) {
 			if (s->advanced < nd_rx_contiguous(&s->rx))

@@ -90,6 +90,7 @@ static int alloc_rx(struct ccd *d)
 static void apply_budget(struct ccd *d)
 {
 	uint64_t fixed = (uint64_t)d->rx_slot * CCD_BATCH + CCD_OUT_SLOT * CCD_BATCH +
+			 CCD_RUN_MAX +
 			 (uint64_t)RATE_SLOTS * sizeof(struct ccd_rate_slot) +
 			 (8u << 20); /* the store's shared compressor and buffers */
 	uint64_t per = ccd_session_cost();
@@ -500,7 +501,9 @@ int main(int argc, char **argv)
 	d->rx_iov = calloc(CCD_BATCH, sizeof d->rx_iov[0]);
 	d->rx_addr = calloc(CCD_BATCH, sizeof d->rx_addr[0]);
 	d->out.buf = malloc((size_t)CCD_BATCH * CCD_OUT_SLOT);
-	if (!d->rx_msgs || !d->rx_iov || !d->rx_addr || !d->out.buf || alloc_rx(d) < 0 ||
+	d->run_buf = malloc(CCD_RUN_MAX);
+	if (!d->rx_msgs || !d->rx_iov || !d->rx_addr || !d->out.buf || !d->run_buf ||
+	    alloc_rx(d) < 0 ||
 	    ccd_rate_init(&d->rate, RATE_SLOTS, d->cfg.device_rate) < 0 ||
 	    ccd_sessions_init(&d->ss) < 0) {
 		ccd_err("out of memory at startup");
