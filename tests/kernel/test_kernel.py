@@ -216,14 +216,14 @@ def test_hundred_crashes_free_pages_back():
     with kvm.Kernel("", timeout=300) as k:
         k.expect(r"\[k\] corecast kernel")
         k.send("free")
-        before = int(k.expect(r"\[k\] free pages=(\d+)").group(1))
+        before = int(k.expect(r"\[k\] free pages=(\d+) ").group(1))
         for i in range(100):
             m = k.mark()
             k.send("run crashdemo:mode=segv:threads=2:delay=1")
             k.expect(rf"\[k\] exit pid={i + 1} name=crashdemo status=signal 11", start=m)
         m = k.mark()
         k.send("free")
-        after = int(k.expect(r"\[k\] free pages=(\d+)", start=m).group(1))
+        after = int(k.expect(r"\[k\] free pages=(\d+) ", start=m).group(1))
         k.send("poweroff")
         out = k.wait()
     assert len(serialcore.dumps_in(out)) == 100
