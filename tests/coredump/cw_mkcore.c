@@ -408,7 +408,7 @@ __attribute__((noinline)) static int live_level1(int depth) { int r = live_level
 
 /* ---- output -------------------------------------------------------------------- */
 
-static const char *out_path;
+static const char *out_path, *encode_path;
 static int out_serial;
 static FILE *out_f;
 
@@ -471,6 +471,25 @@ static int live_done(void)
 	return write_core();
 }
 
+/* Serial-encode any file (e.g. a real Linux core) exactly as the kernel's sink would. */
+static int encode_file(const char *in, const char *out)
+{
+	FILE *fi = fopen(in, "rb"), *fo = fopen(out, "wb");
+	if (!fi || !fo) {
+		perror(fi ? out : in);
+		return 1;
+	}
+	struct cw_serial ser;
+	static uint8_t buf[65536];
+	size_t n;
+	cw_serial_begin(&ser, ser_put, fo, opt_width, in, "imported file");
+	while ((n = fread(buf, 1, sizeof buf, fi)) > 0)
+		cw_serial_sink(&ser, buf, n);
+	cw_serial_end(&ser);
+	fclose(fi);
+	return fclose(fo) ? 1 : 0;
+}
+
 static const struct cw_arch *arch_by_name(const char *n)
 {
 	const struct cw_arch *all[] = { &cw_arch_riscv64, &cw_arch_ia32, &cw_arch_armv7a, &cw_arch_aarch64, &cw_arch_x86_64 };
@@ -482,7 +501,8 @@ static const struct cw_arch *arch_by_name(const char *n)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: cw_mkcore --arch A -o FILE [--live] [--serial] [--threads N] [--overflow]\n"
+	fprintf(stderr, "usage: cw_mkcore --encode FILE -o OUT [--width N]\n"
+	                "       cw_mkcore --arch A -o FILE [--live] [--serial] [--threads N] [--overflow]\n"
 	                "       [--scope crash|stacks|writable|all] [--stack-cap N] [--total-cap N]\n"
 	                "       [--thread-cap N] [--fault ADDR] [--unreadable LO:HI] [--seq N] [--device ID]\n"
 	                "       [--width N (serial line width)]\n");
@@ -503,7 +523,8 @@ int main(int argc, char **argv)
 		if (!v)
 			usage();
 		i++;
-		if (!strcmp(a, "--arch")) S.arch = arch_by_name(v);
+		if (!strcmp(a, "--encode")) encode_path = v;
+		else if (!strcmp(a, "--arch")) S.arch = arch_by_name(v);
 		else if (!strcmp(a, "-o")) out_path = v;
 		else if (!strcmp(a, "--threads")) nthreads = (uint32_t)strtoul(v, NULL, 0);
 		else if (!strcmp(a, "--stack-cap")) CFG.stack_cap = strtoull(v, NULL, 0);
@@ -522,6 +543,8 @@ int main(int argc, char **argv)
 			else usage();
 		} else usage();
 	}
+	if (encode_path && out_path)
+		return encode_file(encode_path, out_path);
 	if (!S.arch || !out_path || nthreads < 1 || nthreads > MAXT)
 		usage();
 	SRC = (struct cw_source){ .ctx = NULL, .arch = S.arch, .proc = s_proc, .device = s_device,
