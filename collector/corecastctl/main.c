@@ -25,7 +25,8 @@ enum ctl_store_mode {
 	X(groups, CTL_READ, "[--by devices|count] [--state S] [--version V] [--since TIME]", "List crash groups, largest first") \
 	X(group, CTL_WRITE, "SIG [resolve [--version V] | mute | open]", "Show one crash group, or change its state") \
 	X(symbols, CTL_WRITE, "add FILE... | list",        "File ELF symbol files by build-id; list them") \
-	X(debug, CTL_READ, "ID [--debugger CMD]",         "Open the core in gdb with symbols found by build-id")
+	X(debug, CTL_READ, "ID [--debugger CMD]",         "Open the core in gdb with symbols found by build-id") \
+	X(import_serial, CTL_NOSTORE, "LOG...",            "Import the serial core dumps found in console logs (also import-serial)")
 
 #define CTL_DECLARE(name, mode, usage, help) CTL_COMMAND(name);
 CTL_COMMANDS(CTL_DECLARE)
@@ -44,6 +45,14 @@ static const struct ctl_cmd ctl_cmds[] = {
 };
 
 #define CTL_DEFAULT_STORE "/var/lib/corecast"
+
+/* Command names are C identifiers in the table; on the command line '-' may stand for '_'. */
+static int ctl_cmd_match(const char *name, const char *arg)
+{
+	for (; *name && (*name == *arg || (*name == '_' && *arg == '-')); name++, arg++)
+		;
+	return *name == 0 && *arg == 0;
+}
 
 static void usage(FILE *f)
 {
@@ -102,7 +111,7 @@ int main(int argc, char **argv)
 
 	const struct ctl_cmd *cmd = NULL;
 	for (size_t i = 0; i < sizeof ctl_cmds / sizeof ctl_cmds[0]; i++)
-		if (!strcmp(ctl_cmds[i].name, args[0]))
+		if (ctl_cmd_match(ctl_cmds[i].name, args[0]))
 			cmd = &ctl_cmds[i];
 	if (!cmd) {
 		int rc = ctl_fail("%s: unknown command (see corecastctl --help)", args[0]);
