@@ -30,3 +30,24 @@ UNIT_TESTS   += $(CW_TESTS)
 $(TBIN)/test_cw_%: $(OBJ)/cwsan/tests/unit/test_cw_%.o $(CW_SAN_OBJS) $(CW_SAN_DEC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CW_SAN) $^ -o $@ $(LDFLAGS) -lcmocka
+
+# Benchmark: throughput on the host, scratch RAM, and worst-case stack depth of a
+# riscv64 freestanding build (GCC call-graph info; skipped without the cross compiler).
+CW_RV_CC    ?= riscv64-unknown-elf-gcc
+CW_RV_SRCS  := $(CW_SRCS) hal/riscv64/regset.c netdump/sha256.c
+BENCHES     += bench-cw
+.PHONY: bench-cw
+$(BUILD)/bench/cw_bench: $(OBJ)/tests/bench/cw_bench.o $(CW_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS)
+
+bench-cw: $(BUILD)/bench/cw_bench
+	@$(BUILD)/bench/cw_bench
+	@if command -v $(CW_RV_CC) >/dev/null; then \
+		d=$(BUILD)/bench/cwstack; mkdir -p $$d; \
+		for f in $(CW_RV_SRCS); do \
+			$(CW_RV_CC) -std=c11 -O2 -ffreestanding -march=rv64gc -mabi=lp64d -mcmodel=medany -I. \
+				-fcallgraph-info=su -c $$f -o $$d/$$(basename $$f .c).o -dumpdir $$d/ || exit 1; \
+		done; \
+		/usr/bin/python3 tests/bench/cw_stack.py $$d/*.ci | sed 's/^/bench cw: riscv64 /'; \
+	else echo "bench cw: $(CW_RV_CC) not installed, stack depth not measured"; fi
