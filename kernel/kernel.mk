@@ -28,7 +28,7 @@ K_SRCS     := kernel/main.c kernel/printf.c kernel/string.c kernel/kalloc.c kern
 K_OBJS     := $(patsubst %,$(K_OBJ)/%.o,$(basename $(K_HAL_SRCS) $(K_SRCS))) $(K_OBJ)/images.o
 
 # User programs: picolibc, -O0 -g so every local is in memory for the debugger, build-ids.
-K_UPROGS   := hello crashdemo
+K_UPROGS   := hello crashdemo ktest
 K_UCFLAGS  := -specs=picolibc.specs -march=rv64imafdc_zicsr -mabi=lp64d -mcmodel=medany \
               -O0 -g -std=gnu11 $(K_WARN) -I. -MMD -MP
 K_ULDFLAGS := -specs=picolibc.specs -march=rv64imafdc_zicsr -mabi=lp64d -nostartfiles \

@@ -228,3 +228,35 @@ def test_hundred_crashes_free_pages_back():
         out = k.wait()
     assert len(serialcore.dumps_in(out)) == 100
     assert after == before
+
+
+def test_syscalls_and_scheduler():
+    out = kvm.run("run=ktest poweroff", timeout=90)
+    oks = re.findall(r"ktest ok (\w+)", out)
+    assert "ktest FAIL" not in out, out[-3000:]
+    for name in ("getpid", "gettid", "mutex_counter", "condvar_queue", "thread_join",
+                 "sleep_100ms", "priority_order", "preemption_both_progress",
+                 "mmap_zeroed_writable", "mmap_pages_taken", "munmap", "munmap_bad",
+                 "kill_bad_pid"):
+        assert name in oks, (name, out[-3000:])
+    assert "[k] exit pid=1 name=ktest status=exit 0" in out
+
+
+def test_access_after_munmap_faults_and_is_dumped(tmp_path):
+    out = kvm.run("run=ktest:touch_unmapped poweroff", timeout=90)
+    assert re.search(r"\[k\] fault pid=1 .*store page fault .* addr=0x5000[0-9a-f]{4}\b", out)
+    d, core = only_dump(out, tmp_path)
+    g = kvm.gdb(core, kvm.USER / "ktest", "bt")
+    assert "main" in g and "ktest.c" in g
+    assert "status=signal 11" in out
+
+
+def test_kill_from_console_terminates_with_signal():
+    with kvm.Kernel("run=ktest:wait_kill poweroff", timeout=90) as k:
+        k.expect(r"ktest waiting to be killed")
+        k.send("ps")
+        k.expect(r"\[k\] ps pid=1 name=ktest threads=1")
+        k.send("kill 1 9")
+        out = k.wait()
+    assert "[k] exit pid=1 name=ktest status=signal 9 (SIGKILL)" in out
+    assert serialcore.dumps_in(out) == []
