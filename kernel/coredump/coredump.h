@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "kernel/coredump/cw_arch.h"
+#include "netdump/meta.h"
 #include "netdump/sha256.h"
 
 /* ---- errors ------------------------------------------------------------- */
@@ -212,6 +213,12 @@ enum cw_err cw_write(struct cw_writer *w, cw_sink_fn sink, void *sink_ctx,
 /* Regenerate bytes [off, off+len) of the same core into buf (len may cross any
  * boundary; off+len must not exceed w->size). */
 enum cw_err cw_read_range(struct cw_writer *w, uint64_t off, void *buf, size_t len);
+
+/* The crash metadata a netdump session opens with, from the same source: device,
+ * boot id, seq, time, pid, signal, exe, cause, firmware, e_machine, exact core size
+ * and up to ND_BUILDIDS_MAX image build-ids.  Strings are cut to the field sizes.
+ * Valid after cw_begin. */
+enum cw_err cw_meta(struct cw_writer *w, struct nd_meta *m);
 
 /* Exact core size (valid after cw_begin). */
 static inline uint64_t cw_size(const struct cw_writer *w) { return w->size; }

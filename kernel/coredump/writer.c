@@ -882,3 +882,58 @@ enum cw_err cw_read_range(struct cw_writer *w, uint64_t off, void *buf, size_t l
 	struct out o = { .w = w, .pos = 0, .lo = off, .hi = off + len, .dst = buf, .err = CW_OK };
 	return emit(&o);
 }
+
+/* ---- session metadata for the network path ---------------------------------------- */
+
+static void str_into(char *dst, uint32_t cap, const char *s)
+{
+	uint32_t n = slen(s, cap - 1);
+	mcopy(dst, s, n);
+	dst[n] = 0;
+}
+
+static const char *base_name(const char *p)
+{
+	const char *b = p;
+	for (; p && *p; p++)
+		if (*p == '/')
+			b = p + 1;
+	return b ? b : "";
+}
+
+enum cw_err cw_meta(struct cw_writer *w, struct nd_meta *m)
+{
+	if (!w || !m)
+		return CW_E_ARG;
+	if (!w->began)
+		return CW_E_STATE;
+	struct cw_device d;
+	mzero(m, sizeof *m);
+	mzero(&d, sizeof d);
+	if (w->src.device && w->src.device(w->src.ctx, &d))
+		return CW_E_SOURCE;
+	str_into(m->device, ND_DEVICE_MAX, d.device_id);
+	mcopy(m->boot_id, d.boot_id, ND_BOOTID_LEN);
+	m->seq = d.seq;
+	m->core_size = w->size;
+	m->machine = w->src.arch->e_machine;
+	m->pid = w->proc.pid;
+	m->signal = (uint32_t)w->proc.signo;
+	str_into(m->exe, ND_NAME_MAX, w->proc.name);
+	str_into(m->cause, ND_CAUSE_MAX, w->proc.cause);
+	str_into(m->firmware, ND_FIRMWARE_MAX, d.firmware);
+	m->device_time = d.time_ns;
+	uint32_t ni = w->src.image_count ? w->src.image_count(w->src.ctx) : 0;
+	for (uint32_t i = 0; i < ni && m->n_buildids < ND_BUILDIDS_MAX; i++) {
+		struct cw_image im;
+		if (w->src.image(w->src.ctx, i, &im))
+			return CW_E_SOURCE;
+		if (im.build_id_len == 0)
+			continue;
+		struct nd_buildid *b = &m->buildids[m->n_buildids++];
+		b->len = (uint8_t)min64(im.build_id_len, ND_BUILDID_MAX);
+		mcopy(b->id, im.build_id, b->len);
+		str_into(b->name, ND_NAME_MAX, base_name(im.path));
+	}
+	return CW_OK;
+}

@@ -344,6 +344,30 @@ static void test_memory_is_read_in_bounded_chunks(void **state)
 	free(c);
 }
 
+static void test_meta_matches_the_core(void **state)
+{
+	(void)state;
+	struct fake f;
+	struct nd_meta m;
+	fake_init(&f, &cw_arch_armv7a);
+	struct cw_source src = fake_source(&f);
+	memset(&W, 0, sizeof W);
+	assert_int_equal(cw_meta(&W, &m), CW_E_STATE);
+	assert_int_equal(cw_begin(&W, &src, NULL), CW_OK);
+	assert_int_equal(cw_meta(&W, &m), CW_OK);
+	assert_int_equal(m.core_size, cw_size(&W));
+	assert_int_equal(m.machine, 40);
+	assert_int_equal(m.pid, 77);
+	assert_int_equal(m.signal, 7);
+	assert_int_equal(m.seq, 3);
+	assert_string_equal(m.device, "dev-1");
+	assert_string_equal(m.exe, "unit");
+	assert_string_equal(m.cause, "misaligned store");
+	assert_int_equal(m.n_buildids, 1);
+	assert_int_equal(m.buildids[0].len, 4);
+	assert_string_equal(m.buildids[0].name, "unit");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -355,6 +379,7 @@ int main(void)
 		cmocka_unit_test(test_sink_error_stops_the_write),
 		cmocka_unit_test(test_errors_are_named),
 		cmocka_unit_test(test_memory_is_read_in_bounded_chunks),
+		cmocka_unit_test(test_meta_matches_the_core),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
