@@ -236,13 +236,18 @@ enum store_err cw_chunk(struct store *st, struct corewriter *w, const void *buf,
 {
 	if (len == 0)
 		return STORE_OK;
-	nd_sha256_update(&w->sha, buf, len);
 	size_t n = ZSTD_compress2(st->cctx, st->outbuf, st->outcap, buf, len);
 	if (ZSTD_isError(n))
 		return store_fail(st, STORE_E_IO, "zstd: %s", ZSTD_getErrorName(n));
 	enum store_err e = write_all(st, w->fd, st->outbuf, n, "compressed core");
-	if (e != STORE_OK)
+	if (e != STORE_OK) {
+		/* Drop a partly written frame, so a retry after space was freed appends
+		 * to a clean stream; the hash is only updated once the chunk is written. */
+		if (ftruncate(w->fd, (off_t)w->csize) < 0)
+			w->csize = UINT64_MAX;   /* cannot repair: cw_end refuses */
 		return e;
+	}
+	nd_sha256_update(&w->sha, buf, len);
 	w->raw += len;
 	w->csize += n;
 	return STORE_OK;
@@ -253,6 +258,8 @@ enum store_err cw_end(struct store *st, struct corewriter *w, uint8_t sha_out[32
 	uint8_t t[CF_TRAILER_SIZE];
 	struct timespec now;
 
+	if (w->csize == UINT64_MAX)
+		return store_fail(st, STORE_E_IO, "compressed core: damaged by an earlier error");
 	nd_sha256_final(&w->sha, sha_out);
 	clock_gettime(CLOCK_REALTIME, &now);
 	st_put32(t, CF_MAGIC_TRAILER);

@@ -383,7 +383,14 @@ enum store_err store_commit(struct store *st, const struct nd_meta *m, int tmpfd
 	 */
 	for (int tries = 0;; tries++, cand++) {
 		store_core_name(cand, name, sizeof name);
-		if (renameat2(st->dirfd, tmpname, st->dirfd, name, RENAME_NOREPLACE) == 0)
+		int rc = renameat2(st->dirfd, tmpname, st->dirfd, name, RENAME_NOREPLACE);
+		if (rc < 0 && (errno == EINVAL || errno == ENOSYS)) {
+			/* File systems without RENAME_NOREPLACE: link fails on EEXIST too. */
+			rc = linkat(st->dirfd, tmpname, st->dirfd, name, 0);
+			if (rc == 0)
+				unlinkat(st->dirfd, tmpname, 0);
+		}
+		if (rc == 0)
 			break;
 		if (errno != EEXIST || tries > 1000) {
 			int err = errno;
