@@ -237,13 +237,13 @@ enum store_err store_spool_open(struct store *st, const struct nd_meta *m,
 		if (!strcmp(o->key, sp->key)) {
 			free(sp);
 			return store_fail(st, STORE_E_BUSY, "dump %s/%s/%" PRIu32 ": transfer "
-			                  "already in progress", m->device, boot, m->seq);
+			                  "already in progress", sp->meta.device, boot, m->seq);
 		}
 	if ((e = store_find(st, sp->meta.device, m->boot_id, m->seq, &id)) == STORE_OK) {
 		unlink_spool_files(st, sp->key);
 		free(sp);
 		return store_fail(st, STORE_E_EXISTS, "dump %s/%s/%" PRIu32 ": already stored "
-		                  "as %" PRIu64, m->device, boot, m->seq, id);
+		                  "as %" PRIu64, sp->meta.device, boot, m->seq, id);
 	}
 	if (e != STORE_E_NOTFOUND) {
 		free(sp);

@@ -129,6 +129,10 @@ uint64_t store_usage(struct store *st);
  * succeeded.  The collector answers STORED with the id from store_find() (no second
  * row); stale spool files for the key are removed.
  * STORE_E_BUSY: a spool for the key is already open in this process.
+ *
+ * An open spool holds one file descriptor and about 1.5 KiB; the compressor and its
+ * buffers are shared by all spools of the store.  Reopening a spool of N durable
+ * bytes reads them back once (hash + compression), about N / 450 MB/s of CPU.
  */
 enum store_err store_spool_open(struct store *st, const struct nd_meta *m,
                                 struct spool **sp, uint64_t *resume);
