@@ -1,0 +1,403 @@
+/* collector/corecast-send/main.c: corecast-send, stream a core file to a corecast collector. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collector/corecast-send/buildid.h"
+#include "collector/corecast-send/coresrc.h"
+#include "collector/corecast-send/endpoint.h"
+#include "collector/corecast-send/transfer.h"
+#include "netdump/netdump.h"
+#include "netdump/tx.h"
+
+/* Exit codes, documented in corecast-send(1). */
+enum {
+	EX_STORED = 0,
+	EX_USAGE = 2,
+	EX_CORE = 3,        /* core unreadable (open, stdin copy, read error mid-transfer) */
+	EX_NETWORK = 4,     /* endpoint cannot be resolved or no socket */
+	EX_TIMEOUT = 5,     /* collector did not answer */
+	EX_REFUSED = 6,     /* collector refused (reason printed) */
+	EX_MISMATCH = 7,    /* collector's digest differs from ours */
+	EX_STOPPED = 8,     /* --max-seconds reached or interrupted */
+};
+
+static const char *prog = "corecast-send";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	"usage: corecast-send --endpoint udp://HOST:PORT --device ID [options] CORE|-\n"
+	"\n"
+	"Stream a core file (or standard input, '-') to a corecast collector over the\n"
+	"netdump protocol; exit 0 only when the collector stored it with our SHA-256.\n"
+	"\n"
+	"  --endpoint URL     udp://HOST:PORT, HOST a name, IPv4 or [IPv6] address\n"
+	"  --device ID        device identity (1..%d bytes)\n"
+	"  --window N         packets in flight, 1..%d (default %d; 1 = stop-and-wait)\n"
+	"  --payload BYTES    DATA payload, %d..%d (default %d: 1500-byte MTU)\n"
+	"  --exe PATH         executable: its build-id is sent first, its name by default\n"
+	"  --pid N            process id (default: from the core)\n"
+	"  --signal N         signal number (default: from the core)\n"
+	"  --name NAME        process name (default: from the core)\n"
+	"  --cause TEXT       fault description\n"
+	"  --firmware V       firmware / OS version string\n"
+	"  --boot-id HEX      32 hex digits (default: /proc/sys/kernel/random/boot_id)\n"
+	"  --seq N            dump sequence number within the boot (default: derived\n"
+	"                     from the core's contents, so a re-run resumes)\n"
+	"  --timeout SEC      give up after the collector is silent this long (default 60)\n"
+	"  --max-seconds SEC  stop after SEC seconds whatever the state (benchmarks)\n"
+	"  --stats            print transfer statistics on one line at the end\n"
+	"  --quiet            no progress bar and no success line\n"
+	"  --help             this text\n",
+	ND_DEVICE_MAX - 1, ND_TX_WINDOW_MAX, ND_TX_DEFAULT_WINDOW, ND_PAYLOAD_MIN,
+	ND_PAYLOAD_MAX, ND_DEFAULT_PAYLOAD);
+}
+
+static int die_usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "%s: ", prog);
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (see --help)\n");
+	return EX_USAGE;
+}
+
+static int parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	if (!*s || *s == '-')
+		return -1;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (*end || errno || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_hex16(const char *s, uint8_t out[16])
+{
+	int n = 0;
+	for (; *s; s++) {
+		if (*s == '-')
+			continue;   /* accept the UUID form too */
+		int v;
+		if (*s >= '0' && *s <= '9')
+			v = *s - '0';
+		else if (*s >= 'a' && *s <= 'f')
+			v = *s - 'a' + 10;
+		else if (*s >= 'A' && *s <= 'F')
+			v = *s - 'A' + 10;
+		else
+			return -1;
+		if (n >= 32)
+			return -1;
+		if (n % 2 == 0)
+			out[n / 2] = (uint8_t)(v << 4);
+		else
+			out[n / 2] |= (uint8_t)v;
+		n++;
+	}
+	return n == 32 ? 0 : -1;
+}
+
+static int system_boot_id(uint8_t out[16])
+{
+	char buf[64] = {0};
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+	if (!f)
+		return -1;
+	int ok = fgets(buf, sizeof buf, f) != NULL;
+	fclose(f);
+	if (!ok)
+		return -1;
+	buf[strcspn(buf, "\n")] = 0;
+	return parse_hex16(buf, out);
+}
+
+static int set_string(char *dst, size_t cap, const char *src, const char *what)
+{
+	if (strlen(src) >= cap) {
+		fprintf(stderr, "%s: %s longer than %zu bytes: %s\n", prog, what, cap - 1, src);
+		return -1;
+	}
+	strcpy(dst, src);
+	return 0;
+}
+
+static void hex(const uint8_t *d, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", d[i]);
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_ENDPOINT = 256, O_DEVICE, O_WINDOW, O_PAYLOAD, O_EXE, O_PID, O_SIGNAL, O_NAME,
+	       O_CAUSE, O_FIRMWARE, O_BOOTID, O_SEQ, O_TIMEOUT, O_MAXSEC, O_STATS, O_QUIET,
+	       O_HELP };
+	static const struct option opts[] = {
+		{ "endpoint", required_argument, 0, O_ENDPOINT },
+		{ "device", required_argument, 0, O_DEVICE },
+		{ "window", required_argument, 0, O_WINDOW },
+		{ "payload", required_argument, 0, O_PAYLOAD },
+		{ "exe", required_argument, 0, O_EXE },
+		{ "pid", required_argument, 0, O_PID },
+		{ "signal", required_argument, 0, O_SIGNAL },
+		{ "name", required_argument, 0, O_NAME },
+		{ "cause", required_argument, 0, O_CAUSE },
+		{ "firmware", required_argument, 0, O_FIRMWARE },
+		{ "boot-id", required_argument, 0, O_BOOTID },
+		{ "seq", required_argument, 0, O_SEQ },
+		{ "timeout", required_argument, 0, O_TIMEOUT },
+		{ "max-seconds", required_argument, 0, O_MAXSEC },
+		{ "stats", no_argument, 0, O_STATS },
+		{ "quiet", no_argument, 0, O_QUIET },
+		{ "help", no_argument, 0, O_HELP },
+		{ 0, 0, 0, 0 },
+	};
+	const char *endpoint_url = NULL, *device = NULL, *exe = NULL, *name = NULL;
+	const char *cause = NULL, *firmware = NULL, *boot_hex = NULL;
+	int have_pid = 0, have_signal = 0, have_seq = 0, quiet = 0, stats = 0;
+	uint64_t pid = 0, sig = 0, seq = 0, window = ND_TX_DEFAULT_WINDOW;
+	uint64_t payload = ND_DEFAULT_PAYLOAD, timeout_s = 60;
+	double max_seconds = 0;
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case O_ENDPOINT: endpoint_url = optarg; break;
+		case O_DEVICE: device = optarg; break;
+		case O_WINDOW:
+			if (parse_u64(optarg, ND_TX_WINDOW_MAX, &window) || window < 1)
+				return die_usage("--window must be 1..2048, not '%s'", optarg);
+			break;
+		case O_PAYLOAD:
+			if (parse_u64(optarg, ND_PAYLOAD_MAX, &payload) || payload < ND_PAYLOAD_MIN)
+				return die_usage("--payload must be 64..65472, not '%s'", optarg);
+			break;
+		case O_EXE: exe = optarg; break;
+		case O_PID:
+			if (parse_u64(optarg, UINT32_MAX, &pid))
+				return die_usage("--pid must be a number, not '%s'", optarg);
+			have_pid = 1;
+			break;
+		case O_SIGNAL:
+			if (parse_u64(optarg, 255, &sig))
+				return die_usage("--signal must be a number 0..255, not '%s'", optarg);
+			have_signal = 1;
+			break;
+		case O_NAME: name = optarg; break;
+		case O_CAUSE: cause = optarg; break;
+		case O_FIRMWARE: firmware = optarg; break;
+		case O_BOOTID: boot_hex = optarg; break;
+		case O_SEQ:
+			if (parse_u64(optarg, UINT32_MAX, &seq))
+				return die_usage("--seq must be a number 0..4294967295, not '%s'", optarg);
+			have_seq = 1;
+			break;
+		case O_TIMEOUT:
+			if (parse_u64(optarg, 86400, &timeout_s) || timeout_s < 1)
+				return die_usage("--timeout must be 1..86400 seconds, not '%s'", optarg);
+			break;
+		case O_MAXSEC: {
+			char *end;
+			max_seconds = strtod(optarg, &end);
+			if (*end || !(max_seconds > 0))
+				return die_usage("--max-seconds must be a positive number, not '%s'", optarg);
+			break;
+		}
+		case O_STATS: stats = 1; break;
+		case O_QUIET: quiet = 1; break;
+		case O_HELP: usage(stdout); return 0;
+		default:
+			return die_usage("unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (!endpoint_url)
+		return die_usage("%s", "--endpoint is required");
+	if (!device)
+		return die_usage("%s", "--device is required");
+	if (optind != argc - 1)
+		return die_usage("%s", "exactly one CORE file (or - for standard input) is required");
+	const char *core_path = argv[optind];
+
+	struct endpoint ep;
+	const char *why = endpoint_parse(endpoint_url, &ep);
+	if (why) {
+		fprintf(stderr, "%s: endpoint %s: %s\n", prog, endpoint_url, why);
+		return EX_USAGE;
+	}
+
+	static struct nd_meta meta;
+	memset(&meta, 0, sizeof meta);
+	if (!*device || set_string(meta.device, sizeof meta.device, device, "--device"))
+		return *device ? EX_USAGE : die_usage("%s", "--device must not be empty");
+	if (boot_hex && parse_hex16(boot_hex, meta.boot_id))
+		return die_usage("--boot-id must be 32 hex digits, not '%s'", boot_hex);
+
+	/* The core: open, then metadata the core carries, then flags override it. */
+	struct coresrc core;
+	why = coresrc_open(&core, core_path);
+	if (why) {
+		fprintf(stderr, "%s: cannot read core %s\n", prog, why);
+		return EX_CORE;
+	}
+	why = coresrc_meta(&core, &meta);
+	if (why && !quiet)
+		fprintf(stderr, "%s: %s: %s; sending it without core metadata\n", prog, core.label, why);
+	/* The device id given on the command line wins over a project note's. */
+	set_string(meta.device, sizeof meta.device, device, "--device");
+	static const uint8_t no_boot[ND_BOOTID_LEN];
+	if (boot_hex)
+		parse_hex16(boot_hex, meta.boot_id);
+	else if (memcmp(meta.boot_id, no_boot, sizeof no_boot) != 0)
+		(void)0;   /* the core's project note named its boot */
+	else if (system_boot_id(meta.boot_id) < 0)
+		fprintf(stderr, "%s: cannot read /proc/sys/kernel/random/boot_id; boot id left zero\n",
+		        prog);
+	if (have_seq)
+		meta.seq = (uint32_t)seq;
+	else
+		meta.seq = coresrc_default_seq(&core);
+	if (have_pid)
+		meta.pid = (uint32_t)pid;
+	if (have_signal)
+		meta.signal = (uint32_t)sig;
+	if ((cause && set_string(meta.cause, sizeof meta.cause, cause, "--cause")) ||
+	    (firmware && set_string(meta.firmware, sizeof meta.firmware, firmware, "--firmware"))) {
+		coresrc_close(&core);
+		return EX_USAGE;
+	}
+	if (exe) {
+		uint8_t id[ND_BUILDID_MAX];
+		size_t idl = file_buildid(exe, id);
+		const char *base = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
+		if (!idl) {
+			fprintf(stderr, "%s: --exe %s: no readable GNU build-id; not sent\n", prog, exe);
+		} else {
+			/* The executable's id goes first; drop a duplicate found in the core. */
+			struct nd_buildid b;
+			memset(&b, 0, sizeof b);
+			b.len = (uint8_t)idl;
+			memcpy(b.id, id, idl);
+			snprintf(b.name, sizeof b.name, "%.*s", (int)sizeof b.name - 1, base);
+			unsigned k = 0;
+			struct nd_buildid rest[ND_BUILDIDS_MAX];
+			for (unsigned i = 0; i < meta.n_buildids; i++)
+				if (!(meta.buildids[i].len == idl && !memcmp(meta.buildids[i].id, id, idl)))
+					rest[k++] = meta.buildids[i];
+			meta.buildids[0] = b;
+			meta.n_buildids = 1;
+			for (unsigned i = 0; i < k && meta.n_buildids < ND_BUILDIDS_MAX; i++)
+				meta.buildids[meta.n_buildids++] = rest[i];
+		}
+		if (!name && !meta.exe[0])
+			snprintf(meta.exe, sizeof meta.exe, "%.*s", (int)sizeof meta.exe - 1, base);
+	}
+	if (name && set_string(meta.exe, sizeof meta.exe, name, "--name")) {
+		coresrc_close(&core);
+		return EX_USAGE;
+	}
+	struct timespec rt;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	meta.device_time = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec;
+
+	int fd = endpoint_connect(&ep, &why);
+	if (fd < 0) {
+		fprintf(stderr, "%s: endpoint %s: %s\n", prog, endpoint_url, why);
+		coresrc_close(&core);
+		return EX_NETWORK;
+	}
+
+	struct nd_tx_cfg cfg;
+	nd_tx_cfg_default(&cfg);
+	cfg.window = (uint32_t)window;
+	cfg.payload = (uint32_t)payload;
+	cfg.give_up_us = timeout_s * 1000000u;
+	if (getrandom(&cfg.nonce, sizeof cfg.nonce, 0) != sizeof cfg.nonce)
+		cfg.nonce = (uint64_t)rt.tv_nsec ^ ((uint64_t)getpid() << 32);
+	static struct nd_tx tx;
+	enum nd_err e = nd_tx_init(&tx, &cfg, &meta, coresrc_read, &core);
+	if (e) {
+		fprintf(stderr, "%s: cannot start transfer: %s\n", prog, nd_strerror(e));
+		coresrc_close(&core);
+		return EX_USAGE;
+	}
+
+	struct transfer_opts to = { !quiet && isatty(STDERR_FILENO), max_seconds };
+	struct transfer_result tr;
+	transfer_run(&tx, fd, &to, &tr);
+
+	struct nd_tx_stats st;
+	nd_tx_stats(&tx, &st);
+	if (stats)
+		fprintf(stderr, "%s: stats state=%s size=%llu acked=%llu seconds=%.3f mbps=%.2f "
+		        "sent=%llu packets=%llu retransmits=%llu timeouts=%llu opens=%llu "
+		        "resume=%llu srtt_us=%llu window=%u payload=%u\n", prog,
+		        nd_tx_state_str(nd_tx_state(&tx)), (unsigned long long)meta.core_size,
+		        (unsigned long long)st.acked, tr.seconds,
+		        tr.seconds > 0 ? (double)st.acked / tr.seconds / 1e6 : 0.0,
+		        (unsigned long long)st.bytes_sent, (unsigned long long)st.packets_sent,
+		        (unsigned long long)st.retransmits, (unsigned long long)st.timeouts,
+		        (unsigned long long)st.opens, (unsigned long long)st.resume,
+		        (unsigned long long)st.srtt_us, st.window, st.payload);
+
+	int rc;
+	char sha[65] = "";
+	if (nd_tx_digest(&tx))
+		hex(nd_tx_digest(&tx), 32, sha);
+	const char *text = nd_tx_text(&tx);
+	switch (nd_tx_state(&tx)) {
+	case ND_TX_DONE_STORED:
+		if (!quiet)
+			fprintf(stderr, "%s: %s: stored on %s (%llu bytes, sha256 %s, %.2f s)\n", prog,
+			        core.label, endpoint_url, (unsigned long long)meta.core_size, sha,
+			        tr.seconds);
+		rc = EX_STORED;
+		break;
+	case ND_TX_DONE_MISMATCH:
+		fprintf(stderr, "%s: %s: collector %s reports a digest mismatch (ours sha256 %s)%s%s\n",
+		        prog, core.label, endpoint_url, sha, *text ? ": " : "", text);
+		rc = EX_MISMATCH;
+		break;
+	case ND_TX_DONE_REFUSED:
+		fprintf(stderr, "%s: %s: refused by %s: %s%s%s\n", prog, core.label, endpoint_url,
+		        nd_reason_str(nd_tx_reason(&tx)), *text ? ": " : "", text);
+		rc = EX_REFUSED;
+		break;
+	case ND_TX_FAILED:
+		if (nd_tx_failure(&tx) == ND_TX_FAIL_TIMEOUT) {
+			fprintf(stderr, "%s: %s: no answer from %s for %llu s (%llu of %llu bytes "
+			        "acknowledged)\n", prog, core.label, endpoint_url,
+			        (unsigned long long)timeout_s, (unsigned long long)st.acked,
+			        (unsigned long long)meta.core_size);
+			rc = EX_TIMEOUT;
+		} else if (nd_tx_failure(&tx) == ND_TX_FAIL_READ) {
+			fprintf(stderr, "%s: %s: cannot read the core during transfer\n", prog, core.label);
+			rc = EX_CORE;
+		} else {
+			fprintf(stderr, "%s: %s: %s\n", prog, core.label,
+			        nd_tx_failure_str(nd_tx_failure(&tx)));
+			rc = EX_USAGE;
+		}
+		break;
+	default:
+		fprintf(stderr, "%s: %s: %s after %.1f s in state %s (%llu of %llu bytes "
+		        "acknowledged)\n", prog, core.label,
+		        tr.interrupted ? "interrupted" : "stopped (--max-seconds)", tr.seconds,
+		        nd_tx_state_str(nd_tx_state(&tx)), (unsigned long long)st.acked,
+		        (unsigned long long)meta.core_size);
+		rc = EX_STOPPED;
+		break;
+	}
+	close(fd);
+	coresrc_close(&core);
+	return rc;
+}

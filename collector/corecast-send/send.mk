@@ -1,0 +1,10 @@
+# collector/corecast-send/send.mk: the host sender, corecast-send(1).
+
+SEND_SRCS := $(wildcard collector/corecast-send/*.c)
+SEND_OBJS := $(SEND_SRCS:%.c=$(OBJ)/%.o) $(OBJ)/collector/serial/coremeta.o
+PROGRAMS  += $(BIN)/corecast-send
+
+# netdump.mk is read after this fragment (sorted order): name the library path.
+$(BIN)/corecast-send: $(SEND_OBJS) $(BUILD)/lib/libnetdump.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS)
