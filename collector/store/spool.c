@@ -235,15 +235,17 @@ enum store_err store_spool_open(struct store *st, const struct nd_meta *m,
 
 	for (struct spool *o = st->spools; o; o = o->next)
 		if (!strcmp(o->key, sp->key)) {
+			e = store_fail(st, STORE_E_BUSY, "dump %s/%s/%" PRIu32 ": transfer "
+			               "already in progress", sp->meta.device, boot, m->seq);
 			free(sp);
-			return store_fail(st, STORE_E_BUSY, "dump %s/%s/%" PRIu32 ": transfer "
-			                  "already in progress", sp->meta.device, boot, m->seq);
+			return e;
 		}
 	if ((e = store_find(st, sp->meta.device, m->boot_id, m->seq, &id)) == STORE_OK) {
 		unlink_spool_files(st, sp->key);
+		e = store_fail(st, STORE_E_EXISTS, "dump %s/%s/%" PRIu32 ": already stored "
+		               "as %" PRIu64, sp->meta.device, boot, m->seq, id);
 		free(sp);
-		return store_fail(st, STORE_E_EXISTS, "dump %s/%s/%" PRIu32 ": already stored "
-		                  "as %" PRIu64, sp->meta.device, boot, m->seq, id);
+		return e;
 	}
 	if (e != STORE_E_NOTFOUND) {
 		free(sp);
