@@ -39,6 +39,9 @@ void ccd_config_defaults(struct ccd_config *c)
 	c->memory_limit = CCD_DEF_MEMORY_LIMIT;
 	c->spool_max_age_days = CCD_DEF_SPOOL_MAX_AGE;
 	c->log_level = CCD_DEF_LOG_LEVEL;
+	c->symbolize_workers = CCD_DEF_SYM_WORKERS;
+	c->symbolize_timeout_ms = CCD_DEF_SYM_TIMEOUT_MS;
+	c->symbolize_memory = CCD_DEF_SYM_MEMORY;
 }
 
 /* ---- value parsers ---------------------------------------------------- */
@@ -144,7 +147,7 @@ static int parse_level(const char *s, int *out)
 
 /* ---- the key table ---------------------------------------------------- */
 
-enum ktype { K_LISTEN, K_PATH, K_SIZE, K_SIZE_DEF, K_U32, K_DURATION, K_LEVEL };
+enum ktype { K_LISTEN, K_PATH, K_SIZE, K_SIZE_DEF, K_U32, K_DURATION, K_LEVEL, K_CMD };
 
 struct key {
 	const char *name;
@@ -175,6 +178,12 @@ static const struct key keys[] = {
 	{ "MemoryLimit", K_SIZE, F(memory_limit), 0, 0, "a size of at least 4M", 0 },
 	{ "SpoolMaxAge", K_U32, F(spool_max_age_days), 1, 36500, "days, 1-36500", 0 },
 	{ "LogLevel", K_LEVEL, F(log_level), 0, 0, "err, warning, notice, info or debug", 0 },
+	{ "SymbolizeWorkers", K_U32, F(symbolize_workers), 0, 64, "0-64 workers", 0 },
+	{ "SymbolizeTimeout", K_DURATION, F(symbolize_timeout_ms), 0, 0,
+	  "a duration like 60s (at least 1s)", 0 },
+	{ "SymbolizeMemory", K_SIZE, F(symbolize_memory), 0, 0, "a size of at least 16M", 0 },
+	{ "OnNewGroup", K_CMD, F(on_new_group), 0, 0, "a command line", 0 },
+	{ "OnRegression", K_CMD, F(on_regression), 0, 0, "a command line", 0 },
 };
 #undef F
 
@@ -188,6 +197,18 @@ static const void *cfield(const struct ccd_config *c, const struct key *k)
 	return (const char *)c + k->off;
 }
 
+/* Bytes of the field behind a key (not for K_LISTEN). */
+static size_t key_size(const struct key *k)
+{
+	switch (k->type) {
+	case K_PATH: return CCD_PATH_MAX;
+	case K_CMD: return CCD_CMD_MAX;
+	case K_U32: return sizeof(uint32_t);
+	case K_LEVEL: return sizeof(int);
+	default: return sizeof(uint64_t);
+	}
+}
+
 /* Reset one key to its default (an empty assignment, as in systemd). */
 static void reset_key(struct ccd_config *c, const struct key *k)
 {
@@ -198,10 +219,7 @@ static void reset_key(struct ccd_config *c, const struct key *k)
 		c->n_listen = 0;
 		return;
 	}
-	memcpy(field(c, k), cfield(&d, k),
-	       k->type == K_PATH ? sizeof c->store :
-	       k->type == K_U32 ? sizeof(uint32_t) :
-	       k->type == K_LEVEL ? sizeof(int) : sizeof(uint64_t));
+	memcpy(field(c, k), cfield(&d, k), key_size(k));
 }
 
 static int add_listen(struct ccd_config *c, const char *url, char *why, size_t wlen)
@@ -248,6 +266,11 @@ static int set_key(struct ccd_config *c, const struct key *k, char *v,
 			break;
 		snprintf(field(c, k), CCD_PATH_MAX, "%s", v);
 		return 0;
+	case K_CMD:
+		if (strlen(v) >= CCD_CMD_MAX)
+			break;
+		snprintf(field(c, k), CCD_CMD_MAX, "%s", v);
+		return 0;
 	case K_SIZE_DEF:
 		if (strcasecmp(v, "default") == 0) {
 			*(uint64_t *)field(c, k) = CCD_SIZE_DEFAULT;
@@ -261,6 +284,8 @@ static int set_key(struct ccd_config *c, const struct key *k, char *v,
 		    u64 < CCD_MIN_MEMORY_LIMIT)
 			break;
 		if (k->off == offsetof(struct ccd_config, max_core_size) && u64 == 0)
+			break;
+		if (k->off == offsetof(struct ccd_config, symbolize_memory) && u64 < (16u << 20))
 			break;
 		*(uint64_t *)field(c, k) = u64;
 		return 0;
@@ -486,7 +511,10 @@ static void format_key(const struct ccd_config *c, const struct key *k, char *b,
 		return;
 	}
 	case K_PATH:
+	case K_CMD:
 		snprintf(b, n, "%s", (const char *)cfield(c, k));
+		if (k->type == K_CMD && b[0] == '\0')
+			snprintf(b, n, "(none)");
 		return;
 	case K_SIZE_DEF:
 	case K_SIZE:
@@ -529,7 +557,7 @@ enum ccd_cfg_err ccd_config_reload(struct ccd_config *cur, const char *path,
 	}
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
 		const struct key *k = &keys[i];
-		char a[600], b[600];
+		char a[CCD_CMD_MAX + 100], b[CCD_CMD_MAX + 100];
 
 		format_key(cur, k, a, sizeof a);
 		format_key(next, k, b, sizeof b);
@@ -542,9 +570,7 @@ enum ccd_cfg_err ccd_config_reload(struct ccd_config *cur, const char *path,
 			continue;
 		}
 		note(nfn, ctx, 0, "%s: %s -> %s", k->name, a, b);
-		memcpy(field(cur, k), cfield(next, k),
-		       k->type == K_U32 ? sizeof(uint32_t) :
-		       k->type == K_LEVEL ? sizeof(int) : sizeof(uint64_t));
+		memcpy(field(cur, k), cfield(next, k), key_size(k));
 	}
 	free(next);
 	if (changed)

@@ -26,6 +26,10 @@
 #define CCD_DEF_MEMORY_LIMIT     (96ull << 20)
 #define CCD_DEF_SPOOL_MAX_AGE    7u           /* days */
 #define CCD_DEF_LOG_LEVEL        6            /* info */
+#define CCD_DEF_SYM_WORKERS      2u
+#define CCD_DEF_SYM_TIMEOUT_MS   60000ull
+#define CCD_DEF_SYM_MEMORY       (1ull << 30)
+#define CCD_CMD_MAX              512
 
 /* Hard bounds that keep one value from breaking the daemon. */
 #define CCD_MAX_WINDOW           65535u
@@ -49,6 +53,13 @@ struct ccd_config {
 	uint64_t memory_limit;         /* bytes of buffers the daemon may hold */
 	uint32_t spool_max_age_days;   /* abandoned spools older than this are purged */
 	int log_level;                 /* 3 err .. 7 debug */
+
+	/* Symbolization of stored dumps in limited child processes. */
+	uint32_t symbolize_workers;    /* 0: symbolization off */
+	uint64_t symbolize_timeout_ms; /* wall clock (and CPU) per job */
+	uint64_t symbolize_memory;     /* address-space limit per worker */
+	char on_new_group[CCD_CMD_MAX];  /* hook commands, "" for none */
+	char on_regression[CCD_CMD_MAX];
 };
 
 /* What the command line says; it wins over the file, at start and on reload. */

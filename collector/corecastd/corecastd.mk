@@ -12,8 +12,10 @@ ifneq ($(wildcard netdump/rx.c),)
 PROGRAMS += $(BIN)/corecastd
 endif
 
-# Library paths spelled out: store.mk is read after this fragment.
-$(BIN)/corecastd: $(CCD_OBJS) $(BUILD)/lib/libccstore.a $(BUILD)/lib/libnetdump.a
+# Library paths spelled out: groups.mk and store.mk are read after this
+# fragment.  The symbolization pool uses the store, which uses netdump.
+$(BIN)/corecastd: $(CCD_OBJS) $(BUILD)/lib/libccgroups.a $(BUILD)/lib/libccstore.a \
+		$(BUILD)/lib/libnetdump.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(shell pkg-config --libs libzstd sqlite3)
 

@@ -12,6 +12,7 @@
 #include "collector/corecastd/session.h"
 
 struct store;
+struct pool;
 struct mmsghdr;
 
 struct ccd_listener {
@@ -64,6 +65,8 @@ struct ccd {
 	const char *port_file;
 
 	struct store *st;
+	struct pool *pool;          /* symbolization workers; NULL when off */
+	int pool_fd;                /* the pool's one epoll-able fd, -1 when off */
 	int epfd, tfd, sfd;
 	int n_lis;
 	struct ccd_listener lis[CCD_LISTEN_MAX];

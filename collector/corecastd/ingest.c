@@ -8,6 +8,7 @@
 
 #include "collector/corecastd/daemon.h"
 #include "collector/corecastd/log.h"
+#include "collector/groups/pool.h"
 #include "collector/store/store.h"
 #include "netdump/netdump.h"
 #include "netdump/rx.h"
@@ -494,6 +495,11 @@ static void on_finish(struct ccd *d, struct ccd_session *s, const struct nd_fini
 		snprintf(text, sizeof text, "stored as dump %llu", (unsigned long long)id);
 		set_result(s, ND_RES_STORED, ND_R_NONE, f->sha256, text);
 		d->stats.stored++;
+		/* Symbolize in a worker process; the queue is durable in the index,
+		 * so a failure here only delays it to the next start's scan. */
+		if (se == STORE_OK && d->pool && pool_submit(d->pool, id) != POOL_OK)
+			ccd_warn("dump %llu: not queued for symbolization now; the next start "
+				 "will", (unsigned long long)id);
 		ccd_notice("stored dump %llu: %s pid=%u signal=%u exe=%s size=%llu "
 			   "cause=\"%s\" in %.1f s (%.1f MB/s)", (unsigned long long)id,
 			   who(&s->meta, w, sizeof w), s->meta.pid, s->meta.signal,

@@ -16,6 +16,7 @@
 
 #include "collector/corecastd/daemon.h"
 #include "collector/corecastd/log.h"
+#include "collector/groups/pool.h"
 #include "collector/store/store.h"
 
 #define TICK_MS        250        /* timeouts are checked this often */
@@ -26,6 +27,7 @@
 /* epoll tags: listeners are 0..CCD_LISTEN_MAX-1 */
 #define TAG_TIMER      1000
 #define TAG_SIGNAL     1001
+#define TAG_POOL       1002
 
 static void usage(FILE *f)
 {
@@ -121,6 +123,73 @@ static void apply_store_limits(struct ccd *d)
 		 (unsigned long long)store_usage(d->st));
 }
 
+static void pool_log(void *ctx, int prio, const char *msg)
+{
+	ccd_log(prio < CCD_LOG_ERR ? CCD_LOG_ERR : prio > CCD_LOG_DEBUG ? CCD_LOG_DEBUG :
+		(enum ccd_log_level)prio, "%s", msg);
+}
+
+static void pool_cfg(const struct ccd *d, struct pool_config *pc)
+{
+	memset(pc, 0, sizeof *pc);
+	pc->workers = d->cfg.symbolize_workers;
+	pc->timeout_s = (unsigned)((d->cfg.symbolize_timeout_ms + 999) / 1000);
+	pc->memory = d->cfg.symbolize_memory;
+	pc->on_new_group = d->cfg.on_new_group[0] ? d->cfg.on_new_group : NULL;
+	pc->on_regression = d->cfg.on_regression[0] ? d->cfg.on_regression : NULL;
+	pc->log = pool_log;
+}
+
+/* Start, reconfigure or stop the symbolization workers to match the config. */
+static void apply_pool(struct ccd *d)
+{
+	struct pool_config pc;
+	enum pool_err e;
+	unsigned queued = 0;
+
+	pool_cfg(d, &pc);
+	if (d->pool && d->cfg.symbolize_workers == 0) {
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->pool_fd, NULL);
+		pool_destroy(d->pool);   /* unfinished dumps stay pending */
+		d->pool = NULL;
+		d->pool_fd = -1;
+		ccd_notice("symbolization stopped (SymbolizeWorkers=0)");
+		return;
+	}
+	if (d->pool) {
+		pool_reconfigure(d->pool, &pc);
+		return;
+	}
+	if (d->cfg.symbolize_workers == 0)
+		return;
+	e = pool_create(d->st, &pc, &d->pool);
+	if (e != POOL_OK) {
+		ccd_err("symbolization workers: %s; dumps are stored but not symbolized",
+			pool_strerror(e));
+		return;
+	}
+	if (pool_fds(d->pool, &d->pool_fd, 1) != 1) {
+		pool_destroy(d->pool);
+		d->pool = NULL;
+		return;
+	}
+	{
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = TAG_POOL };
+		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->pool_fd, &ev) < 0) {
+			ccd_err("epoll: %s; dumps are stored but not symbolized", strerror(errno));
+			pool_destroy(d->pool);
+			d->pool = NULL;
+			d->pool_fd = -1;
+			return;
+		}
+	}
+	/* Dumps stored while no worker ran (or whose job was cut short) are
+	 * still pending in the index. */
+	if (pool_scan(d->pool, &queued) == POOL_OK && queued)
+		ccd_info("symbolization: %u stored dump%s pending", queued,
+			 queued == 1 ? "" : "s");
+}
+
 static void reload(struct ccd *d)
 {
 	char err[512];
@@ -148,6 +217,7 @@ static void reload(struct ccd *d)
 		d->cfg.max_payload = old_payload;
 	}
 	apply_budget(d);
+	apply_pool(d);
 	ccd_notice("reloaded %s: %d setting%s changed", d->config_path, changed,
 		   changed == 1 ? "" : "s");
 }
@@ -412,6 +482,8 @@ static int run(struct ccd *d)
 				on_timer(d);
 			else if (tag == TAG_SIGNAL)
 				on_signal(d);
+			else if (tag == TAG_POOL && d->pool)
+				pool_on_event(d->pool, d->pool_fd);
 			else if (tag < (uint32_t)d->n_lis)
 				drain(d, &d->lis[tag]);
 		}
@@ -436,7 +508,7 @@ int main(int argc, char **argv)
 	enum store_err se;
 	int opt, rc = 0;
 
-	d->epfd = d->tfd = d->sfd = -1;
+	d->epfd = d->tfd = d->sfd = d->pool_fd = -1;
 	while ((opt = getopt_long(argc, argv, "l:s:c:p:fh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'l': {
@@ -536,6 +608,7 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	apply_pool(d);
 	d->last_vacuum_ms = d->last_purge_ms = ccd_now_ms();
 	ccd_purge_spools(d, time(NULL));
 	ccd_notice("corecastd ready: store %s, up to %u sessions, window %u, payload %u",
@@ -549,6 +622,8 @@ out:
 	close_listeners(d);
 	ccd_close_all(d);
 	log_stats(d, "exit");
+	if (d->pool)
+		pool_destroy(d->pool);   /* running jobs stay pending for the next start */
 	store_close(d->st);
 	ccd_notice("corecastd stopped");
 	return rc;

@@ -100,6 +100,11 @@ static void test_every_key_parses(void **state)
 		"MemoryLimit=32M\n"
 		"SpoolMaxAge=3\n"
 		"LogLevel=debug\n"
+		"SymbolizeWorkers=4\n"
+		"SymbolizeTimeout=2min\n"
+		"SymbolizeMemory=512M\n"
+		"OnNewGroup=/usr/local/bin/notify --new \"$CORECAST_TITLE\"\n"
+		"OnRegression=logger regression\n"
 		"; trailing comment\n");
 	struct ccd_config c;
 	char err[256];
@@ -125,6 +130,11 @@ static void test_every_key_parses(void **state)
 	assert_true(c.memory_limit == 32ull << 20);
 	assert_int_equal(c.spool_max_age_days, 3);
 	assert_int_equal(c.log_level, 7);
+	assert_int_equal(c.symbolize_workers, 4);
+	assert_true(c.symbolize_timeout_ms == 120000);
+	assert_true(c.symbolize_memory == 512ull << 20);
+	assert_string_equal(c.on_new_group, "/usr/local/bin/notify --new \"$CORECAST_TITLE\"");
+	assert_string_equal(c.on_regression, "logger regression");
 }
 
 static void test_unknown_key_warns_with_file_and_line(void **state)
@@ -168,6 +178,9 @@ static void test_bad_values_name_file_line_key(void **state)
 		{ "Listen=tcp://1.2.3.4:5", "Listen" },
 		{ "SpoolMaxAge=0", "SpoolMaxAge" },
 		{ "LogLevel=loud", "LogLevel" },
+		{ "SymbolizeWorkers=65", "SymbolizeWorkers" },
+		{ "SymbolizeTimeout=0", "SymbolizeTimeout" },
+		{ "SymbolizeMemory=1M", "SymbolizeMemory" },
 	};
 
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
