@@ -188,9 +188,11 @@ static void on_timer(struct nd_tx *tx, uint64_t now)
 	/* Silence could be a restarted collector that no longer knows our cookie
 	 * (it drops our packets without answer): open again.  Not too eagerly: a
 	 * collector committing a large core may be quiet for a while. */
+	uint64_t quiet = ND_TX_REOPEN_SILENCE_US;
+	if (tx->state == ND_TX_FINISHING)
+		quiet *= 5;   /* verifying and compressing a large core takes a while */
 	if (tx->state != ND_TX_OPENING && tx->cfg.reopen_timeouts &&
-	    tx->silent_rtos >= tx->cfg.reopen_timeouts &&
-	    now - tx->last_heard >= ND_TX_REOPEN_SILENCE_US) {
+	    tx->silent_rtos >= tx->cfg.reopen_timeouts && now - tx->last_heard >= quiet) {
 		reopen(tx);
 		return;
 	}

@@ -339,11 +339,14 @@ int main(int argc, char **argv)
 	nd_tx_stats(&tx, &st);
 	if (stats)
 		fprintf(stderr, "%s: stats state=%s size=%llu acked=%llu seconds=%.3f mbps=%.2f "
+		        "data_seconds=%.3f data_mbps=%.2f "
 		        "sent=%llu packets=%llu retransmits=%llu timeouts=%llu opens=%llu "
 		        "resume=%llu srtt_us=%llu window=%u payload=%u\n", prog,
 		        nd_tx_state_str(nd_tx_state(&tx)), (unsigned long long)meta.core_size,
 		        (unsigned long long)st.acked, tr.seconds,
 		        tr.seconds > 0 ? (double)st.acked / tr.seconds / 1e6 : 0.0,
+		        tr.data_seconds,
+		        tr.data_seconds > 0 ? (double)st.acked / tr.data_seconds / 1e6 : 0.0,
 		        (unsigned long long)st.bytes_sent, (unsigned long long)st.packets_sent,
 		        (unsigned long long)st.retransmits, (unsigned long long)st.timeouts,
 		        (unsigned long long)st.opens, (unsigned long long)st.resume,

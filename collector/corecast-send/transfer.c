@@ -141,6 +141,8 @@ void transfer_run(struct nd_tx *tx, int fd, const struct transfer_opts *o,
 		}
 		if (n)
 			flush(fd, mm, n);
+		if (!r->data_seconds && nd_tx_state(tx) >= ND_TX_FINISHING)
+			r->data_seconds = (double)(mono_us() - t0) / 1e6;
 		if (nd_tx_done(tx))
 			break;
 

@@ -13,6 +13,7 @@ struct transfer_opts {
 
 struct transfer_result {
 	double seconds;          /* wall time from first OPEN to the end */
+	double data_seconds;     /* until every byte was acknowledged (FINISH sent) */
 	int stopped_early;       /* max_seconds reached */
 	int interrupted;         /* SIGINT / SIGTERM */
 };
