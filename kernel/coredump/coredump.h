@@ -16,7 +16,8 @@
  * its size is CW_SCRATCH_BYTES, documented in docs/core-format.md).
  *
  * Determinism: the source must answer every callback identically for the life of
- * one writer (the process stays frozen).  Two passes over the same frozen process
+ * one writer (the process stays frozen); proc and device are read only once, in
+ * cw_begin, so they may carry a clock reading.  Two passes over the same frozen process
  * therefore give the same bytes, which is what makes cw_read_range exact.
  */
 
@@ -182,7 +183,8 @@ struct cw_writer {
 	/* layout, fixed by cw_begin */
 	struct cw_source src;
 	struct cw_config cfg;
-	struct cw_proc proc;
+	struct cw_proc proc;     /* proc and device are asked once, in cw_begin, so a */
+	struct cw_device dev;    /* clock read in those callbacks cannot change the bytes */
 	uint32_t nthreads;       /* threads written (after thread_cap) */
 	uint32_t crash_idx;      /* source index of the crashing thread */
 	uint32_t nsegs;

@@ -151,13 +151,8 @@ static uint64_t file_desc_size(const struct cw_writer *w)
 
 static uint64_t proj_desc_size(const struct cw_writer *w, enum cw_err *err)
 {
-	struct cw_device d;
+	const struct cw_device d = w->dev;
 	uint64_t n = PN_FIXED;
-	mzero(&d, sizeof d);
-	if (w->src.device && w->src.device(w->src.ctx, &d)) {
-		*err = CW_E_SOURCE;
-		return 0;
-	}
 	n += 2 + slen(d.device_id, STR_MAX) + 2 + slen(d.firmware, STR_MAX);
 	n += 2 + slen(w->proc.cause, STR_MAX) + 2 + slen(w->proc.name, STR_MAX);
 	uint32_t ni = w->src.image_count ? w->src.image_count(w->src.ctx) : 0;
@@ -295,6 +290,8 @@ enum cw_err cw_begin(struct cw_writer *w, const struct cw_source *src, const str
 	uint64_t ps = w->cfg.page_size;
 
 	if (src->proc(src->ctx, &w->proc))
+		return CW_E_SOURCE;
+	if (src->device && src->device(src->ctx, &w->dev))
 		return CW_E_SOURCE;
 
 	/* threads: find the crashing one, apply the cap */
@@ -738,10 +735,7 @@ static void emit_project(struct out *o)
 	}
 	if (!note_begin(o, CW_NOTE_NAME, CW_NT_CORECAST, sz))
 		return;
-	struct cw_device d;
-	mzero(&d, sizeof d);
-	if (w->src.device)
-		w->src.device(w->src.ctx, &d);
+	const struct cw_device d = w->dev;
 	uint32_t nimg = w->src.image_count ? w->src.image_count(w->src.ctx) : 0;
 	uint8_t b[PN_FIXED];
 	mzero(b, sizeof b);
@@ -907,11 +901,8 @@ enum cw_err cw_meta(struct cw_writer *w, struct nd_meta *m)
 		return CW_E_ARG;
 	if (!w->began)
 		return CW_E_STATE;
-	struct cw_device d;
+	const struct cw_device d = w->dev;
 	mzero(m, sizeof *m);
-	mzero(&d, sizeof d);
-	if (w->src.device && w->src.device(w->src.ctx, &d))
-		return CW_E_SOURCE;
 	str_into(m->device, ND_DEVICE_MAX, d.device_id);
 	mcopy(m->boot_id, d.boot_id, ND_BOOTID_LEN);
 	m->seq = d.seq;
