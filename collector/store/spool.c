@@ -14,9 +14,19 @@
 /*
  * A spool is three files named by the session key:
  *   spool/<key>.part      the raw core, written at its offsets as packets arrive
- *   spool/<key>.state     32 bytes: "CCS1", u32 0, u64 core_size, u64 durable length,
- *                         8 bytes of SHA-256 over the first 24 (detects torn writes)
+ *   spool/<key>.state     64 bytes, little-endian: "CCS2", u32 0, u64 core_size,
+ *                         u64 synced (prefix fdatasync'ed), u64 written (prefix in
+ *                         the page cache), 16-byte host boot id, 8 zero bytes,
+ *                         8 bytes of SHA-256 over the first 56 (detects torn writes)
  *   tmp/<key>.zst.part    the compressed core, produced as the prefix becomes contiguous
+ *
+ * Two resume points, because the two ways a collector dies differ.  Killed
+ * (SIGKILL, OOM, a crash of the daemon) the kernel keeps every byte it wrote in the
+ * page cache, so `written` -- recorded without any sync every STORE_CHUNK -- is
+ * exact.  Power loss or a kernel crash loses unsynced pages, so only `synced` --
+ * recorded after an fdatasync of the .part -- can be trusted.  The host boot id in
+ * the record tells which happened: same boot, resume at `written`; another boot,
+ * at `synced`.  Either way .state is written only after the bytes it claims.
  *
  * Only the .part and .state survive a restart.  The hash state and the compressor
  * are in memory; after a restart store_spool_open rebuilds both by reading the durable
@@ -34,11 +44,12 @@ struct spool {
 	int zfd;                  /* tmp/<key>.zst.part, open only while writing to it */
 	struct corewriter w;      /* w.raw = bytes hashed and compressed */
 	uint64_t contiguous;      /* [0, contiguous) received */
-	uint64_t durable;         /* [0, durable) fdatasync'ed and recorded in .state */
+	uint64_t synced;          /* [0, synced) fdatasync'ed and recorded in .state */
+	uint64_t written;         /* [0, written) recorded in .state (page cache) */
 	int64_t last_sync_ns;
 };
 
-#define STATE_SIZE 32
+#define STATE_SIZE 64
 
 static int64_t now_ns(void)
 {
@@ -53,28 +64,39 @@ static void spool_name(const struct spool *sp, const char *dir, const char *ext,
 	snprintf(buf, n, "%s/%s%s", dir, sp->key, ext);
 }
 
-static void state_encode(uint8_t *b, uint64_t core_size, uint64_t durable)
+static void state_encode(uint8_t *b, uint64_t core_size, uint64_t synced, uint64_t written,
+                         const uint8_t boot[16])
 {
 	uint8_t d[32];
-	memcpy(b, "CCS1", 4);
-	st_put32(b + 4, 0);
+	memset(b, 0, STATE_SIZE);
+	memcpy(b, "CCS2", 4);
 	st_put64(b + 8, core_size);
-	st_put64(b + 16, durable);
-	nd_sha256(b, 24, d);
-	memcpy(b + 24, d, 8);
+	st_put64(b + 16, synced);
+	st_put64(b + 24, written);
+	memcpy(b + 32, boot, 16);
+	nd_sha256(b, 56, d);
+	memcpy(b + 56, d, 8);
 }
 
-/* The durable length recorded for core_size, or 0 if absent, torn or for another size. */
-static uint64_t state_read(int fd, uint64_t core_size)
+/* The resume point recorded for core_size (see above) and the synced prefix; both 0
+ * if the record is absent, torn, or for another size. */
+static void state_read(int fd, uint64_t core_size, const uint8_t boot[16],
+                       uint64_t *start, uint64_t *synced)
 {
+	static const uint8_t unknown[16];
 	uint8_t b[STATE_SIZE], d[32];
-	if (pread(fd, b, sizeof b, 0) != (ssize_t)sizeof b || memcmp(b, "CCS1", 4))
-		return 0;
-	nd_sha256(b, 24, d);
-	if (memcmp(b + 24, d, 8) || st_get64(b + 8) != core_size)
-		return 0;
-	uint64_t durable = st_get64(b + 16);
-	return durable <= core_size ? durable : 0;
+	*start = *synced = 0;
+	if (fd < 0 || pread(fd, b, sizeof b, 0) != (ssize_t)sizeof b || memcmp(b, "CCS2", 4))
+		return;
+	nd_sha256(b, 56, d);
+	if (memcmp(b + 56, d, 8) || st_get64(b + 8) != core_size)
+		return;
+	uint64_t s = st_get64(b + 16), w = st_get64(b + 24);
+	if (s > core_size || w > core_size || w < s)
+		return;
+	int same_boot = memcmp(boot, unknown, 16) && !memcmp(b + 32, boot, 16);
+	*start = same_boot ? w : s;
+	*synced = s;
 }
 
 void spool_reservations(struct store *st, uint64_t *reserved, uint64_t *pending)
@@ -184,19 +206,19 @@ static enum store_err catch_up(struct spool *sp, int final)
 	return STORE_OK;
 }
 
-/* fdatasync the .part, then claim the new length in .state.  The order is the point:
- * a crash at any moment leaves .state claiming only bytes already on disk.  The
- * .state itself need not be synced: losing its update only makes a resume start
- * earlier, and a torn write fails its checksum (resume from 0). */
-static enum store_err sync_progress(struct spool *sp)
+/* Record progress in .state: with sync, fdatasync the .part first and claim the
+ * prefix as synced.  The order is the point: .state never claims bytes that were
+ * not written (or, for synced, not on disk) before it.  .state itself is not synced:
+ * losing its update only makes a resume start earlier, and a torn write fails its
+ * checksum (resume from 0). */
+static enum store_err write_state(struct spool *sp, int sync)
 {
 	uint8_t b[STATE_SIZE];
 	char p[STORE_KEY_MAX + 32];
-	if (sp->contiguous == sp->durable)
-		return STORE_OK;
-	if (fdatasync(sp->part_fd) < 0)
+	uint64_t c = sp->contiguous;
+	if (sync && c > sp->synced && fdatasync(sp->part_fd) < 0)
 		return io_fail(sp, "fdatasync spool", errno);
-	state_encode(b, sp->meta.core_size, sp->contiguous);
+	state_encode(b, sp->meta.core_size, sync ? c : sp->synced, c, sp->st->host_boot);
 	spool_name(sp, "spool", ".state", p, sizeof p);
 	int fd = openat(sp->st->dirfd, p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
@@ -207,9 +229,19 @@ static enum store_err sync_progress(struct spool *sp)
 	close(fd);
 	if (n != (ssize_t)sizeof b)
 		return io_fail(sp, "write spool state", err ? err : EIO);
-	sp->durable = sp->contiguous;
-	sp->last_sync_ns = now_ns();
+	if (sync) {
+		sp->synced = c;
+		sp->last_sync_ns = now_ns();
+	}
+	sp->written = c;
 	return STORE_OK;
+}
+
+static enum store_err sync_progress(struct spool *sp)
+{
+	if (sp->contiguous == sp->synced)
+		return STORE_OK;
+	return write_state(sp, 1);
 }
 
 enum store_err store_spool_open(struct store *st, const struct nd_meta *m,
@@ -265,17 +297,19 @@ enum store_err store_spool_open(struct store *st, const struct nd_meta *m,
 	}
 	spool_name(sp, "spool", ".state", p, sizeof p);
 	int sfd = openat(st->dirfd, p, O_RDONLY | O_CLOEXEC);
-	sp->durable = sfd >= 0 ? state_read(sfd, m->core_size) : 0;
+	uint64_t start, synced;
+	state_read(sfd, m->core_size, st->host_boot, &start, &synced);
 	if (sfd >= 0)
 		close(sfd);
-	if (sp->durable > (uint64_t)sb.st_size)
-		sp->durable = 0;
-	/* Bytes past the durable prefix are unknown ground: the sender sends them again. */
-	if (ftruncate(sp->part_fd, (off_t)sp->durable) < 0) {
+	if (start > (uint64_t)sb.st_size)
+		start = synced = 0;
+	/* Bytes past the resume point are unknown ground: the sender sends them again. */
+	if (ftruncate(sp->part_fd, (off_t)start) < 0) {
 		e = io_fail(sp, "truncate spool", errno);
 		goto fail;
 	}
-	sp->contiguous = sp->durable;
+	sp->contiguous = sp->written = start;
+	sp->synced = synced;
 
 	if ((e = zopen(sp, O_CREAT | O_TRUNC)) != STORE_OK)
 		goto fail;
@@ -286,7 +320,7 @@ enum store_err store_spool_open(struct store *st, const struct nd_meta *m,
 	sp->last_sync_ns = now_ns();
 	sp->next = st->spools;
 	st->spools = sp;
-	*resume = sp->durable;
+	*resume = start;
 	*out = sp;
 	return STORE_OK;
 fail:
@@ -327,13 +361,15 @@ enum store_err store_spool_advance(struct spool *sp, uint64_t contiguous)
 	enum store_err e = catch_up(sp, 0);
 	if (e != STORE_OK)
 		return e;
-	if (sp->contiguous - sp->durable >= STORE_SYNC_BYTES ||
+	if (sp->contiguous - sp->synced >= STORE_SYNC_BYTES ||
 	    now_ns() - sp->last_sync_ns >= STORE_SYNC_NS)
 		return sync_progress(sp);
+	if (sp->contiguous - sp->written >= STORE_CHUNK)
+		return write_state(sp, 0);
 	return STORE_OK;
 }
 
-uint64_t store_spool_durable(const struct spool *sp) { return sp->durable; }
+uint64_t store_spool_durable(const struct spool *sp) { return sp->written; }
 uint64_t store_spool_contiguous(const struct spool *sp) { return sp->contiguous; }
 
 void store_spool_close(struct spool *sp)

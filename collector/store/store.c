@@ -240,6 +240,33 @@ static void recover(struct store *st)
 
 /* ---- open / close ---- */
 
+/* The kernel's random per-boot id: spools trust unsynced progress only within the
+ * boot that wrote it (see spool.c).  Zeros when unavailable, which trusts nothing
+ * unsynced. */
+static void read_host_boot(uint8_t out[16])
+{
+	char buf[64];
+	unsigned n = 0;
+	memset(out, 0, 16);
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+	if (!f)
+		return;
+	if (fgets(buf, sizeof buf, f)) {
+		uint8_t id[16];
+		for (const char *p = buf; *p && n < 32; p++) {
+			int v = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ?
+			        *p - 'a' + 10 : -1;
+			if (v < 0)
+				continue;
+			id[n / 2] = (uint8_t)(n % 2 ? id[n / 2] | v : v << 4);
+			n++;
+		}
+		if (n == 32)
+			memcpy(out, id, 16);
+	}
+	fclose(f);
+}
+
 enum store_err store_open(const char *dir, unsigned flags, struct store **out)
 {
 	struct store *st = calloc(1, sizeof *st);
@@ -327,6 +354,7 @@ enum store_err store_open(const char *dir, unsigned flags, struct store **out)
 		ZSTD_CCtx_setParameter(st->cctx, ZSTD_c_checksumFlag, 1);
 	}
 	store_set_limits(st, -1, -1);
+	read_host_boot(st->host_boot);
 	if (flags & STORE_RECOVER)
 		recover(st);
 	*out = st;

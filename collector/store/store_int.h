@@ -56,6 +56,7 @@ struct store {
 	int64_t max_use_cfg, keep_free_cfg;
 
 	struct spool *spools; /* open spools, for BUSY detection and reservations */
+	uint8_t host_boot[16];/* this machine's boot id (zeros if unknown), see spool.c */
 
 	char msg[600];        /* detail of the last failure */
 };

@@ -179,23 +179,13 @@ static void test_reopen_after_close_resumes_at_contiguous_length(void **state)
 	free(core);
 }
 
-/*
- * The collector process dies mid-transfer without any cleanup (a child that _exits,
- * like SIGKILL).  A new collector opens the store, recovers, and the resume offset is
- * a prefix that is really on disk: at least the last 16 MiB sync point, never more
- * than was received.  Finishing from there gives the exact core.
- */
-static void test_resume_after_collector_killed(void **state)
+/* A collector (a child process) receives [0, cut) of a 24 MiB core and dies without
+ * any cleanup, as if SIGKILLed. */
+static void killed_collector(struct fixture *f, const struct nd_meta *m, const uint8_t *core,
+                             size_t cut)
 {
-	struct fixture *f = *state;
-	size_t n = 24 * 1024 * 1024 + 4321, cut = 18 * 1024 * 1024 + 3 * PKT;
-	uint8_t *core = tsu_core(n, 4), sha[32];
-	struct nd_meta m;
-	uint64_t resume, id;
-
-	nd_sha256(core, n, sha);
-	tsu_meta(&m, "sensor-0004", 2, n);
-	store_close(f->st);   /* the child is the collector now */
+	uint64_t resume;
+	store_close(f->st);
 	f->st = NULL;
 	pid_t pid = fork();
 	assert_true(pid >= 0);
@@ -203,7 +193,7 @@ static void test_resume_after_collector_killed(void **state)
 		struct store *st;
 		struct spool *sp;
 		if (store_open(f->dir, STORE_CREATE | STORE_RECOVER, &st) != STORE_OK ||
-		    store_spool_open(st, &m, &sp, &resume) != STORE_OK)
+		    store_spool_open(st, m, &sp, &resume) != STORE_OK)
 			_exit(2);
 		deliver(sp, core, 0, cut, 8);
 		_exit(0);   /* no close, no sync: as if killed */
@@ -211,12 +201,16 @@ static void test_resume_after_collector_killed(void **state)
 	int status;
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-
 	assert_int_equal(store_open(f->dir, STORE_RECOVER, &f->st), STORE_OK);
-	struct spool *sp;
-	assert_int_equal(store_spool_open(f->st, &m, &sp, &resume), STORE_OK);
-	assert_true(resume >= 16 * 1024 * 1024);   /* the last sync point */
-	assert_true(resume <= cut);
+}
+
+/* Resume the transfer at resume, finish it, and check the stored core. */
+static void finish_from(struct fixture *f, const struct nd_meta *m, struct spool *sp,
+                        const uint8_t *core, uint64_t resume)
+{
+	uint8_t sha[32];
+	uint64_t id, n = m->core_size;
+	nd_sha256(core, n, sha);
 	deliver(sp, core, resume, n, 9);
 	assert_int_equal(store_spool_finish(sp, sha, &id), STORE_OK);
 	assert_int_equal(tsu_count(f->st), 1);
@@ -225,6 +219,89 @@ static void test_resume_after_collector_killed(void **state)
 	assert_int_equal(got, n);
 	assert_memory_equal(back, core, n);
 	free(back);
+}
+
+#define MIB (1024u * 1024u)
+
+/*
+ * The collector is killed mid-transfer (the machine keeps running, so the page cache
+ * keeps every byte it wrote).  The restarted collector resumes within one chunk of
+ * what was received -- not at the last fdatasync -- and the core comes out exact.
+ */
+static void test_resume_after_collector_killed(void **state)
+{
+	struct fixture *f = *state;
+	size_t n = 24 * MIB + 4321, cut = 12 * MIB + 3 * PKT;
+	uint8_t *core = tsu_core(n, 4);
+	struct nd_meta m;
+	struct spool *sp;
+	uint64_t resume;
+	tsu_meta(&m, "sensor-0004", 2, n);
+	killed_collector(f, &m, core, cut);
+	assert_int_equal(store_spool_open(f->st, &m, &sp, &resume), STORE_OK);
+	assert_true(resume > cut - 2 * MIB);
+	assert_true(resume <= cut);
+	finish_from(f, &m, sp, core, resume);
+	free(core);
+}
+
+/*
+ * Power loss: after a reboot unsynced pages may be gone, so the resume point falls
+ * back to the last fdatasync'ed prefix (the first sync comes after 16 MiB).  The
+ * reboot is simulated by recording another host boot id in the spool state.
+ */
+static void test_resume_after_power_loss_uses_synced_prefix(void **state)
+{
+	struct fixture *f = *state;
+	size_t n = 24 * MIB + 4321, cut = 20 * MIB + 3 * PKT;
+	uint8_t *core = tsu_core(n, 10), b[64], d[32];
+	struct nd_meta m;
+	struct spool *sp;
+	uint64_t resume;
+	char key[STORE_KEY_MAX], p[600];
+	tsu_meta(&m, "sensor-0010", 2, n);
+	killed_collector(f, &m, core, cut);
+
+	store_key(&m, key);
+	snprintf(p, sizeof p, "%s/spool/%s.state", f->dir, key);
+	int fd = open(p, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, b, 64, 0), 64);
+	b[32] ^= 0x5a;                    /* another boot */
+	nd_sha256(b, 56, d);
+	memcpy(b + 56, d, 8);
+	assert_int_equal(pwrite(fd, b, 64, 0), 64);
+	close(fd);
+
+	assert_int_equal(store_spool_open(f->st, &m, &sp, &resume), STORE_OK);
+	assert_true(resume >= 16 * MIB);
+	assert_true(resume < 17 * MIB);
+	finish_from(f, &m, sp, core, resume);
+	free(core);
+}
+
+/* A torn or foreign state record is never trusted: resume from 0. */
+static void test_damaged_state_restarts_from_zero(void **state)
+{
+	struct fixture *f = *state;
+	size_t n = 3 * MIB;
+	uint8_t *core = tsu_core(n, 11);
+	struct nd_meta m;
+	struct spool *sp;
+	uint64_t resume;
+	char key[STORE_KEY_MAX], p[600];
+	tsu_meta(&m, "sensor-0011", 2, n);
+	assert_int_equal(store_spool_open(f->st, &m, &sp, &resume), STORE_OK);
+	deliver(sp, core, 0, 2 * MIB, 3);
+	store_spool_close(sp);
+	store_key(&m, key);
+	snprintf(p, sizeof p, "%s/spool/%s.state", f->dir, key);
+	int fd = open(p, O_RDWR);
+	assert_int_equal(pwrite(fd, "\xff", 1, 20), 1);
+	close(fd);
+	assert_int_equal(store_spool_open(f->st, &m, &sp, &resume), STORE_OK);
+	assert_int_equal(resume, 0);
+	finish_from(f, &m, sp, core, resume);
 	free(core);
 }
 
@@ -425,6 +502,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_digest_mismatch_is_refused_and_nothing_indexed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_after_close_resumes_at_contiguous_length, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_after_collector_killed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resume_after_power_loss_uses_synced_prefix, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_state_restarts_from_zero, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stored_key_reopens_as_exists_not_duplicate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_session_for_same_key_is_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_finish_before_complete_keeps_spool, setup, teardown),
