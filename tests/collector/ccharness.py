@@ -175,6 +175,15 @@ class Daemon:
     def log_text(self):
         return pathlib.Path(self.log).read_text(errors="replace") if self.log else ""
 
+    def exit_counters(self):
+        """Counters from the `exit:` line corecastd logs when it stops ({} if none)."""
+        for line in reversed(self.log_text().splitlines()):
+            m = re.match(r"<\d>exit: (.*)", line)
+            if m:
+                return {k: int(v) for k, v in (kv.split("=") for kv in m.group(1).split())
+                        if v.isdigit()}
+        return {}
+
     def stop(self, timeout=30):
         """SIGTERM, wait, return the exit code (tests assert it is 0)."""
         if not self.alive():

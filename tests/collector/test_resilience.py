@@ -1,5 +1,6 @@
 """The collector survives being killed mid-transfer and a flood of hostile datagrams."""
 import random
+import re
 import struct
 import time
 
@@ -25,10 +26,13 @@ def test_resume_after_collector_sigkill(make_daemon, big_core, tmp_path, procs, 
     imp = H.Impair(tmp_path / "impair", f"127.0.0.1:{port}", ["--rate", 40, "--delay", 1])
     procs.append(imp)
     sender = H.send_async(imp.endpoint, big_core["path"], "dev-resume", "--timeout", 120,
-                          log=tmp_path / "send.log")
+                          "--stats", log=tmp_path / "send.log")
     procs.append(sender)
     size = big_core["size"]
-    H.wait_for(lambda: _spool_bytes(d.store) >= size // 2, 60, "half the core in the spool")
+    # Kill late enough that any sane durability batching (the store fsyncs the spool
+    # in batches of megabytes or seconds) has claimed a good part of the core.
+    H.wait_for(lambda: _spool_bytes(d.store) >= size * 3 // 4, 60,
+               "three quarters of the core in the spool")
     assert sender.poll() is None, "transfer finished before the collector could be killed"
     d.kill()
     killed_at = imp.counters()["up"]["tx_bytes"]
@@ -39,10 +43,16 @@ def test_resume_after_collector_sigkill(make_daemon, big_core, tmp_path, procs, 
     sender.wait(150)
     sent_ok(_completed(sender, tmp_path / "send.log"))
     after = imp.stop()["up"]["tx_bytes"] - killed_at
+    assert d.stop() == 0
+    assert d.exit_counters().get("resumes", 0) >= 1, d.log_text()[-2000:]
 
     row = stored_identical(d.store, big_core, tmp_path)
     assert row["device"] == "dev-resume"
-    # Resumed, not restarted: well under a whole core crossed after the restart.
+    # Resumed, not restarted: the collector offered a resume point and well under a
+    # whole core crossed after the restart.
+    stats = (tmp_path / "send.log").read_text()
+    m = re.search(r"\bresume=(\d+)", stats)
+    assert m and int(m.group(1)) > 0, f"no resume point after the restart: {stats}"
     assert after < 0.8 * size, f"{after} bytes sent after restart for a {size}-byte core"
     assert not any(f.name.endswith(".part") for f in (d.store / "spool").iterdir())
 
@@ -125,3 +135,9 @@ def test_garbage_flood_during_transfer(daemon, big_core, core, tmp_path, procs, 
     # Still serving after the flood.
     sent_ok(H.send(daemon.endpoint(), core["path"], "dev-after-flood"))
     assert len(H.list_dumps(daemon.store)) == 2
+    assert daemon.stop() == 0
+    c = daemon.exit_counters()
+    # The flood reached the daemon (not just the kernel's socket buffer) and was
+    # rejected as garbage or for its forged cookie.
+    rejected = c.get("garbage", 0) + c.get("bad_cookie", 0) + c.get("truncated", 0)
+    assert rejected >= sent // 2, c
