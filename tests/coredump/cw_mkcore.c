@@ -383,10 +383,13 @@ static void uctx_from_ucontext(union uctx_any *u, const ucontext_t *uc)
 	__asm__ volatile("fxsave %0" : "=m"(u->x64.fxsave));
 }
 
+static volatile int live_ready;
+
 static void *live_blocked(void *arg)
 {
 	(void)arg;
 	getcontext(&live_uc[1]);
+	__atomic_store_n(&live_ready, 1, __ATOMIC_RELEASE);
 	char c;
 	while (read(live_pipe[0], &c, 1) < 0 && errno == EINTR)
 		;
@@ -575,7 +578,8 @@ int main(int argc, char **argv)
 		return 2;
 	pthread_t th;
 	pthread_create(&th, NULL, live_blocked, NULL);
-	usleep(20000);
+	while (!__atomic_load_n(&live_ready, __ATOMIC_ACQUIRE))
+		usleep(1000);
 	uctx_from_ucontext(&S.u[1], &live_uc[1]);
 	S.tids[1] = S.tids[0] + 1;   /* exact tid is not needed by the tests */
 	live_finish = live_done;

@@ -425,3 +425,20 @@ def test_note_layout_matches_real_linux_core(tmp_path, arch):
     assert ours.notes_of(elfcore.NT_PRPSINFO)[0]["desc"][fname_off:fname_off + 5] == b"synth"
     # note order of the first thread's block: PRSTATUS then PRPSINFO, as Linux writes it
     assert [n["type"] for n in ours.notes[:2]] == [elfcore.NT_PRSTATUS, elfcore.NT_PRPSINFO]
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "ia32", "armv7a"])
+def test_gdb_sees_the_same_general_registers_as_in_a_real_core(tmp_path, arch):
+    ref = reference_core(tmp_path, arch)
+    refpath = tmp_path / "ref.core"
+    refpath.write_bytes(ref.data)
+    ours, _ = mkcore(tmp_path, arch)
+
+    def names(core):
+        out = gdb("info registers", core=core)
+        return [m.group(1) for m in re.finditer(r"^(\w+)\s+0x[0-9a-f]+", out, re.M)]
+
+    ref_names, our_names = names(refpath), names(ours)
+    assert len(ref_names) >= 16
+    # qemu-user writes no FP notes, so GDB shows the FP status registers for ours only
+    assert [n for n in our_names if n not in ("fpscr", "fpsr", "fpcr", "mxcsr")] == ref_names
