@@ -23,3 +23,5 @@ FUZZERS += $(TBIN)/fuzz_serial_decode
 $(TBIN)/fuzz_serial_decode: $(SER_FUZZ_SRCS) $(wildcard collector/serial/*.h kernel/coredump/*.h)
 	@mkdir -p $(dir $@)
 	clang $(CSTD) $(WARN) -I. -O1 -g -fsanitize=fuzzer,address,undefined $(SER_FUZZ_SRCS) -o $@
+# `make test` builds it so the pytest suite can give it a short run on seeded input.
+TEST_BUILD += $(TBIN)/fuzz_serial_decode

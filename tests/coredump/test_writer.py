@@ -374,7 +374,17 @@ REF = {
 }
 
 
+_REF_CACHE = {}
+
+
 def reference_core(tmp_path, arch):
+    """A core of a crashed two-thread program written by Linux or qemu-user (made once per run)."""
+    if arch not in _REF_CACHE:
+        _REF_CACHE[arch] = _make_reference_core(tmp_path, arch)
+    return _REF_CACHE[arch]
+
+
+def _make_reference_core(tmp_path, arch):
     cc, runner = REF[arch]
     if not shutil.which(cc[0]) or (runner and not shutil.which(runner[0])):
         pytest.skip("%s toolchain not installed" % arch)
