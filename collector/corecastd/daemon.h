@@ -93,6 +93,9 @@ struct ccd {
 	uint64_t run_off;
 	size_t run_len;
 
+	size_t req_len;             /* length of the datagram being handled */
+	uint64_t now_ms;            /* when it was received */
+
 	uint64_t last_vacuum_ms;
 	uint64_t last_purge_ms;
 	bool stopping;

@@ -83,11 +83,39 @@ static void send_msg(struct ccd *d, int fd, const struct sockaddr *to, socklen_t
 	ccd_send(d, fd, to, tolen, buf, len);
 }
 
+/*
+ * Refusals are logged, but a flood of OPENs must not turn into a flood of log
+ * lines: at most REFUSE_LOG_PER_S per second, then one line saying how many
+ * were not shown.
+ */
+#define REFUSE_LOG_PER_S 20
+
+static bool refusal_log_ok(uint64_t now_ms)
+{
+	static uint64_t second;
+	static unsigned shown, hidden;
+
+	if (now_ms / 1000 != second) {
+		if (hidden)
+			ccd_notice("%u more refusals not logged", hidden);
+		second = now_ms / 1000;
+		shown = hidden = 0;
+	}
+	if (shown < REFUSE_LOG_PER_S) {
+		shown++;
+		return true;
+	}
+	hidden++;
+	return false;
+}
+
 static void refuse(struct ccd *d, struct ccd_listener *li, const struct sockaddr *to,
 		   socklen_t tolen, uint64_t nonce, const struct nd_meta *m,
 		   enum nd_reason why, uint32_t retry_ms, const char *detail)
 {
-	struct nd_msg r;
+	static struct nd_msg r;
+	uint8_t buf[CCD_OUT_SLOT];
+	size_t len, tlen;
 	char w[200];
 
 	memset(&r, 0, sizeof r);
@@ -96,11 +124,25 @@ static void refuse(struct ccd *d, struct ccd_listener *li, const struct sockaddr
 	r.u.refuse.reason = (uint8_t)why;
 	r.u.refuse.retry_after_ms = retry_ms;
 	snprintf(r.u.refuse.text, sizeof r.u.refuse.text, "%s", detail);
-	send_msg(d, li->fd, to, tolen, &r);
 	d->stats.refused++;
-	if (m != NULL)
+	if (m != NULL && refusal_log_ok(d->now_ms))
 		ccd_notice("refused %s: %s (%s)", who(m, w, sizeof w), nd_reason_str(why),
 			   detail);
+	/* The source address of an OPEN is unverified: never answer with more
+	 * bytes than were received, so the daemon cannot amplify a reflection
+	 * attack.  The reason code always fits; the text is cut to size. */
+	for (;;) {
+		if (nd_encode(&r, buf, sizeof buf, &len) != ND_OK)
+			return;
+		if (len <= d->req_len)
+			break;
+		tlen = strlen(r.u.refuse.text);
+		if (tlen == 0)
+			return;
+		tlen = len - d->req_len >= tlen ? 0 : tlen - (len - d->req_len);
+		r.u.refuse.text[tlen] = '\0';
+	}
+	ccd_send(d, li->fd, to, tolen, buf, len);
 }
 
 static void send_open_ack(struct ccd *d, struct ccd_session *s, uint64_t nonce)
@@ -544,6 +586,8 @@ void ccd_ingest(struct ccd *d, struct ccd_listener *li, const uint8_t *buf, size
 	enum nd_err e;
 	uint64_t now_ms = now_us / 1000u;
 
+	d->req_len = len;
+	d->now_ms = now_ms;
 	e = nd_decode(buf, len, &m);
 	if (e != ND_OK) {
 		/* An OPEN of another protocol version gets an answer it can read
@@ -555,6 +599,7 @@ void ccd_ingest(struct ccd *d, struct ccd_listener *li, const uint8_t *buf, size
 				nonce = nonce << 8 | buf[ND_HDR_LEN + i];
 			refuse(d, li, from, fromlen, nonce, NULL, ND_R_BAD_VERSION, 0,
 			       "collector speaks netdump version 1");
+			d->stats.refused--;      /* counted as garbage below */
 		}
 		d->stats.garbage++;
 		return;

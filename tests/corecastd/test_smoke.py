@@ -135,6 +135,9 @@ def test_garbage_is_counted_and_ignored(tmp_path):
     except socket.timeout:
         pass
     assert all(a[:2] == b"ND" and a[3] == 3 for a in answers)  # REFUSE only
+    # Never more bytes back than came in (the bad-version OPENs were 52 bytes):
+    # a spoofed source cannot use the collector as an amplifier.
+    assert all(len(a) <= 52 for a in answers)
     assert d.rss_kb() < 64 * 1024
     assert d.stop() == 0
     assert re.search(r"^<6>exit: datagrams=\d+", d.text(), re.M)
