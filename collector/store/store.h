@@ -119,8 +119,10 @@ uint64_t store_usage(struct store *st);
 
 /*
  * Create or reopen the spool for (m->device, m->boot_id, m->seq).  *resume receives
- * the durable contiguous length already held: the sender continues from there, also
- * after the collector was killed (SIGKILL, power loss) and restarted.  On reopen the
+ * the contiguous length already held, and the sender continues from there, also after
+ * the collector was killed and restarted: if the machine kept running (SIGKILL, OOM,
+ * a daemon crash) the resume point is within one MiB of what was received; after a
+ * reboot (power loss) it is the last prefix made durable with fdatasync.  On reopen the
  * SHA-256 and the compressed stream are rebuilt by reading that prefix back from the
  * spool .part (the hash state is never trusted from disk).  If core_size changed
  * since the spool was created, the old spool is discarded and *resume is 0.
@@ -143,14 +145,15 @@ enum store_err store_spool_write(struct spool *sp, uint64_t off, const void *buf
 
 /*
  * The contiguous prefix [0, contiguous) is now complete on the spool.  The new bytes
- * are hashed and compressed (in chunks, as they become contiguous, so the core is
- * compressed while it streams), and progress is made durable in batches (every 16 MiB
- * or 5 s: fdatasync the .part, then record the length in .state), so a resume never
- * claims bytes that are not on disk.  contiguous never goes backwards.
+ * are hashed and compressed (in 1 MiB chunks, as they become contiguous, so the core
+ * is compressed while it streams).  Progress is recorded in .state every MiB (valid
+ * while the machine stays up) and made durable in batches (every 16 MiB or 5 s:
+ * fdatasync the .part, then record the length), so a resume never claims bytes that
+ * are not on disk.  contiguous never goes backwards.
  */
 enum store_err store_spool_advance(struct spool *sp, uint64_t contiguous);
 
-/* Durable contiguous length (what a resume would get now). */
+/* Contiguous length recorded in .state (what a resume after a kill would get now). */
 uint64_t store_spool_durable(const struct spool *sp);
 /* Contiguous length handed to store_spool_advance so far. */
 uint64_t store_spool_contiguous(const struct spool *sp);
