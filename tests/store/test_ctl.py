@@ -246,3 +246,18 @@ def test_import_of_a_stored_key_is_idempotent(tmp_path, populated):
              "00112233445566778899aabbccddeeff", populated["segv"])
     assert p.returncode == 3 and int(p.stdout) == populated["ids"]["segv"]
     assert len(json.loads(ctl(store, "list", "--json", check=True).stdout)) == 2
+
+
+def test_hostile_device_strings_keep_json_valid_and_tables_tame(tmp_path, populated):
+    store = tmp_path / "st"
+    dev = b'evil"dev\\\n\x1b[2J\xff\xfe'
+    p = subprocess.run([bytes(IMPORT), b"--store", bytes(store), b"--device", dev,
+                        b"--exe", b"caf\xc3\xa9\x80", bytes(populated["abrt"])],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    assert p.returncode == 0, p.stderr
+    recs = json.loads(ctl(store, "list", "--json", check=True).stdout)
+    assert recs[0]["device"] == 'evil"dev\\\n\x1b[2J\ufffd\ufffd'
+    assert recs[0]["exe"] == "caf\u00e9\ufffd"
+    table = subprocess.run([str(CTL), "--store", str(store), "list"], stdout=subprocess.PIPE,
+                           check=True, timeout=60).stdout
+    assert b"\x1b" not in table and table.count(b"\n") == 2
