@@ -25,9 +25,17 @@ $(OBJ)/ndsan/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(ND_SAN) -c $< -o $@
 
-$(TBIN)/test_netdump_%: $(OBJ)/ndsan/tests/unit/test_netdump_%.o $(ND_SAN_OBJS) $(ND_TEST_EXTRA)
+$(TBIN)/test_netdump_%: $(OBJ)/ndsan/tests/unit/test_netdump_%.o $(ND_SAN_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(ND_SAN) $^ -o $@ $(LDFLAGS) -lcmocka
+
+# The sender test drives the real corecast-send binary and links its helpers.
+ND_SEND_TEST_OBJS := $(OBJ)/ndsan/collector/corecast-send/endpoint.o \
+                     $(OBJ)/ndsan/collector/corecast-send/buildid.o
+$(TBIN)/test_netdump_send: $(OBJ)/ndsan/tests/unit/test_netdump_send.o $(ND_SAN_OBJS) \
+                           $(ND_SEND_TEST_OBJS) | $(BIN)/corecast-send
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ND_SAN) $(filter %.o,$^) -o $@ $(LDFLAGS) -lcmocka -lpthread
 .PRECIOUS: $(OBJ)/ndsan/%.o
 
 # libFuzzer target (clang); `make fuzz` builds it, run e.g.
