@@ -117,8 +117,21 @@ int cw_serial_sink(void *ctx, const void *buf, size_t len)
 	const uint8_t *p = buf;
 	s->crc = cw_crc32(s->crc, buf, len);
 	s->in_bytes += len;
-	for (size_t i = 0; i < len; i++)
-		rle_byte(s, p[i]);
+	/* whole runs at a time: zero pages cost one comparison per byte */
+	size_t i = 0;
+	while (i < len) {
+		uint8_t b = p[i];
+		size_t j = i + 1;
+		while (j < len && p[j] == b)
+			j++;
+		if (!(s->run && b == s->run_byte)) {
+			flush_run(s);
+			s->run_byte = b;
+			s->run = 0;
+		}
+		s->run += j - i;
+		i = j;
+	}
 	return 0;
 }
 
