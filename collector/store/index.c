@@ -67,6 +67,16 @@ static enum store_err exec(struct store *st, const char *sql)
 	return STORE_OK;
 }
 
+/* COMMIT, or roll back so a failed commit never leaves a transaction open (and the
+ * caller's "nothing was written" holds). */
+static enum store_err commit(struct store *st)
+{
+	enum store_err e = exec(st, "COMMIT");
+	if (e != STORE_OK && !sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return e;
+}
+
 enum store_err index_init(struct store *st)
 {
 	enum store_err e;
@@ -100,7 +110,7 @@ enum store_err index_init(struct store *st)
 		exec(st, "ROLLBACK");
 		return e;
 	}
-	return exec(st, "COMMIT");
+	return commit(st);
 }
 
 /* Prepare or fail with the statement named. */
@@ -185,7 +195,7 @@ enum store_err index_insert(struct store *st, uint64_t id, const struct nd_meta 
 		}
 	}
 	sqlite3_finalize(q);
-	return exec(st, "COMMIT");
+	return commit(st);
 fail:
 	sqlite3_finalize(q);
 	exec(st, "ROLLBACK");
@@ -234,7 +244,7 @@ enum store_err index_delete(struct store *st, uint64_t id)
 		e = db_fail(st, "delete dump");
 		goto fail;
 	}
-	return exec(st, "COMMIT");
+	return commit(st);
 fail:
 	exec(st, "ROLLBACK");
 	return e;
