@@ -5,10 +5,9 @@ its default window, against a raw UDP blast on the same path (the ceiling).
 
 Delay and loss apply to both directions, as netem on a loopback interface would: the
 round-trip time grows by twice the delay.  Default-window and blast figures are the
-median of --runs runs; a window-1 run is bounded to --w1-seconds and its rate is the
-core bytes the proxy delivered to the collector in that time (DATA payload only:
-forwarded bytes minus the 26-byte DATA header per packet), so a 10 ms stop-and-wait
-run does not take an hour.  MB = 10^6 bytes.
+median of --runs runs; a window-1 run is bounded to --w1-seconds (corecast-send
+--max-seconds) and its rate is the core bytes the collector acknowledged in that time
+(the sender's --stats line), so a 10 ms stop-and-wait run does not take an hour.  MB = 10^6 bytes.
 
 Prints a table and the ratios default/window1, default/blast and loss1%/loss0%; writes
 the figures as JSON to build/bench/throughput.json.
@@ -16,6 +15,7 @@ the figures as JSON to build/bench/throughput.json.
 import argparse
 import json
 import os
+import re
 import pathlib
 import shutil
 import statistics
@@ -26,9 +26,6 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "collector"))
 import ccharness as H  # noqa: E402
-
-DATA_HDR = 26  # netdump v1 DATA header: 12-byte header + offset u64 + tsval u32 + len u16
-
 
 def blast(work, delay, loss, size, seed):
     sink_port = work / "sink.port"
@@ -70,33 +67,22 @@ def send_full(work, core, delay, loss, seed, window=None):
 
 
 def send_bounded(work, core, delay, loss, seed, seconds):
-    """Window-1 transfer for at most `seconds`; MB/s of core bytes delivered."""
+    """Window-1 transfer stopped after `seconds` (corecast-send --max-seconds); MB/s of
+    core bytes the collector acknowledged in that time, from the sender's --stats line."""
     store = work / "store"
     shutil.rmtree(store, ignore_errors=True)
     d = H.Daemon(work / "ccd", store=store).start()
     imp = H.Impair(work / "imp", f"127.0.0.1:{d.port}", ["--delay", delay, "--loss", loss],
                    seed=seed)
-    t0 = time.monotonic()
-    s = H.send_async(imp.endpoint, core["path"], f"bench-w1-{seed}", "--window", 1,
-                     "--timeout", 300, log=work / "w1.log")
-    try:
-        s.wait(seconds)
-    except subprocess.TimeoutExpired:
-        pass
-    secs = time.monotonic() - t0
-    c = imp.counters()["up"]
-    finished = s.poll() is not None
-    if not finished:
-        s.kill()
-        s.wait()
+    p = H.send(imp.endpoint, core["path"], f"bench-w1-{seed}", "--window", 1, "--stats",
+               "--max-seconds", seconds, "--timeout", 300, timeout=seconds + 60)
     imp.stop()
     d.stop()
-    if finished:
-        if s.returncode != 0:
-            raise RuntimeError("window-1 transfer failed: " + (work / "w1.log").read_text())
-        return core["size"] / secs / 1e6
-    payload = c["tx_bytes"] - DATA_HDR * c["tx"]
-    return max(payload, 0) / secs / 1e6
+    out = (p.stdout + p.stderr).decode(errors="replace")
+    m = re.search(r"stats state=(\S+) size=\d+ acked=(\d+) seconds=([\d.]+)", out)
+    if not m:
+        raise RuntimeError(f"window-1 run gave no statistics (rc {p.returncode}): {out}")
+    return int(m.group(2)) / float(m.group(3)) / 1e6
 
 
 def main():
