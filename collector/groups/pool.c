@@ -664,8 +664,10 @@ static void finish_job(struct pool *p, struct job *j)
 		return;
 	}
 	if (!j->status_lost && WEXITSTATUS(j->status) != 0) {
-		snprintf(why, sizeof(why), "worker exited with status %d%s%s",
-			 WEXITSTATUS(j->status), *line ? ": " : "", line);
+		/* the limits are named: "out of memory" means little without them */
+		snprintf(why, sizeof(why), "worker exited with status %d (limits %" PRIu64
+			 " MiB memory, %u s CPU)%s%s", WEXITSTATUS(j->status), j->memory >> 20,
+			 j->cpu_s, *line ? ": " : "", line);
 		fail_job(p, j->id, why);
 		return;
 	}

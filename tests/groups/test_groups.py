@@ -197,7 +197,13 @@ def test_resolved_group_reopens_on_newer_firmware_and_hooks_fire(tmp_path, progs
                store_import(store, progs["cores"]["segv"], "dev-2", "1.9"): "dev-2"}
     stats, log = pool_run(store, *args)
     assert stats["done"] == 2, log
-    # two workers race: either dump may be the one that made the group
+    # two workers race: either dump may be the one that made the group; the hook
+    # runs detached, so give it time on a loaded machine, then a moment for a
+    # (wrong) second one to show up
+    deadline = time.time() + 15
+    while time.time() < deadline and not [n for n in os.listdir(hooks)
+                                          if not n.endswith(".tmp")]:
+        time.sleep(0.05)
     time.sleep(0.5)
     fired = [n for n in os.listdir(hooks) if not n.endswith(".tmp")]
     assert len(fired) == 1 and fired[0].startswith("new-"), fired
@@ -273,11 +279,18 @@ def test_crashing_and_hanging_workers_are_recorded_failures(tmp_path, progs):
     rec = info(store, ids[1])["symbolization"]
     assert rec["status"] == "failed" and "timed out after 2 s" in rec["reason"]
 
+    # the real worker under a 16 MiB address-space limit cannot load its libraries
+    # and core: it fails with the limit named, it does not take the machine's memory
+    ids.append(store_import(store, progs["cores"]["segv"], "dev-mem"))
+    stats, log = pool_run(store, "--submit", str(ids[-1]), "--memory", str(16 << 20))
+    rec = info(store, ids[-1])["symbolization"]
+    assert rec["status"] == "failed" and "16 MiB memory" in rec["reason"], rec
+
     # garbage on stdout is refused by the strict reader, not trusted
     junk = write_script(tmp_path / "junk.sh", "printf '{\"threads\":[{\"frames\":'\n")
     ids.append(store_import(store, progs["cores"]["segv"], "dev-junk"))
-    pool_run(store, "--submit", str(ids[2]), symbolizer=junk)
-    rec = info(store, ids[2])["symbolization"]
+    pool_run(store, "--submit", str(ids[-1]), symbolizer=junk)
+    rec = info(store, ids[-1])["symbolization"]
     assert rec["status"] == "failed" and "malformed JSON" in rec["reason"]
 
     # a hostile core (truncated mid-way) fails in the real worker with a reason,
