@@ -22,11 +22,22 @@ void hal_console_init(void)
 	*uart_reg(UART_FCR) = 0x07;
 }
 
+/*
+ * With the FIFO on, THRE means the whole 16-byte transmit FIFO is empty, so after
+ * seeing it the next 16 bytes go out without polling again: the core dump streams
+ * through here, and each register read is a costly exit under emulation.
+ */
+#define UART_FIFO 16
+static unsigned fifo_room;
+
 void hal_console_putc(int c)
 {
-	while (!(*uart_reg(UART_LSR) & LSR_THRE))
-		;
+	while (!fifo_room) {
+		if (*uart_reg(UART_LSR) & LSR_THRE)
+			fifo_room = UART_FIFO;
+	}
 	*uart_reg(UART_THR) = (uint8_t)c;
+	fifo_room--;
 }
 
 int hal_console_getc(void)
