@@ -244,6 +244,12 @@ static void on_open_ack(struct nd_tx *tx, uint64_t now, uint64_t cookie,
 static void on_ack(struct nd_tx *tx, uint64_t now, const struct nd_ack *a)
 {
 	heard(tx, now);
+	if (tx->state == ND_TX_FINISHING && a->cum < tx->meta.core_size) {
+		/* The collector answers FINISH saying it lacks data it once
+		 * acknowledged (it lost its spool tail): ask where to resume. */
+		reopen(tx);
+		return;
+	}
 	if (tx->state != ND_TX_SENDING)
 		return;
 	tx->peer_window = a->window;
