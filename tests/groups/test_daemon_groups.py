@@ -108,3 +108,43 @@ def test_hostile_core_fails_the_worker_not_the_daemon(tmp_path, daemon):
     g = wait_groups(daemon.store, lambda g: len(g) == 1, "the good dump's group")
     assert "crasher_level3" in g[0]["title"]
     assert daemon.alive()
+
+
+PROG = pathlib.Path(__file__).resolve().parent / "progs" / "bugs.c"
+
+
+def test_running_daemon_resymbolizes_after_late_symbols_add(tmp_path, daemon):
+    # a stripped build crashes; its unstripped twin (same build-id) is not on the
+    # collector yet
+    full = tmp_path / "bugs"
+    subprocess.run(["gcc", "-O1", "-g", "-fno-omit-frame-pointer", "-fno-inline",
+                    "-Wl,--build-id=sha1", "-o", str(full), str(PROG)], check=True)
+    run = tmp_path / "run"
+    run.mkdir()
+    stripped = run / "bugs"
+    stripped.write_bytes(full.read_bytes())
+    stripped.chmod(0o755)
+    subprocess.run(["strip", str(stripped)], check=True)
+    subprocess.run(["sh", "-c", 'ulimit -c unlimited; exec ./bugs segv'], cwd=run,
+                   capture_output=True)
+    stripped.unlink()
+    core = run / "core"
+    assert core.exists()
+    p = h.send(daemon.endpoint(), core, "dev-1", "--seq", "1", "--signal", "11")
+    assert p.returncode == 0, p.stderr
+    dump_id = h.wait_for(lambda: h.list_dumps(daemon.store), 30, "dump stored")[0]["id"]
+    h.wait_for(lambda: status(daemon.store, dump_id) == "symbols-missing", 60,
+               "symbols-missing")
+    before = groups(daemon.store)
+    assert len(before) == 1 and "bug_level3" not in before[0]["title"]
+
+    out = subprocess.run([str(h.CORECASTCTL), "--store", str(daemon.store), "symbols", "add",
+                          str(full)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "1 dump queued for re-symbolization" in out.stdout
+    # the daemon notices the pending dump by itself (no signal, no restart)
+    h.wait_for(lambda: status(daemon.store, dump_id) == "done", 60, "re-symbolized")
+    after = groups(daemon.store)
+    assert len(after) == 1
+    assert after[0]["title"] == "SIGSEGV in bug_level3 <- bug_level2 <- bug_level1"
+    assert daemon.alive()
