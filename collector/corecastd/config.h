@@ -21,7 +21,7 @@
 #define CCD_DEF_PER_DEVICE       4u
 #define CCD_DEF_DEVICE_RATE      60u          /* new dumps per minute per device */
 #define CCD_DEF_TIMEOUT_MS       60000ull
-#define CCD_DEF_WINDOW           1024u        /* packets */
+#define CCD_DEF_WINDOW           2048u        /* packets: the sender's largest */
 #define CCD_DEF_MAX_PAYLOAD      8192u        /* bytes of core per DATA */
 #define CCD_DEF_MEMORY_LIMIT     (96ull << 20)
 #define CCD_DEF_SPOOL_MAX_AGE    7u           /* days */
