@@ -7,10 +7,7 @@
 CCD_SRCS := $(wildcard collector/corecastd/*.c)
 
 CCD_OBJS := $(CCD_SRCS:%.c=$(OBJ)/%.o)
-# Built once the receiver half of netdump is in the tree.
-ifneq ($(wildcard netdump/rx.c),)
 PROGRAMS += $(BIN)/corecastd
-endif
 
 # Library paths spelled out: groups.mk and store.mk are read after this
 # fragment.  The symbolization pool uses the store, which uses netdump.
