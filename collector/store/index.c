@@ -195,7 +195,11 @@ enum store_err index_insert(struct store *st, uint64_t id, const struct nd_meta 
 		}
 	}
 	sqlite3_finalize(q);
-	return commit(st);
+	if ((e = commit(st)) == STORE_OK)
+		st->usage += csize;
+	else
+		st->usage_valid = 0;
+	return e;
 fail:
 	sqlite3_finalize(q);
 	exec(st, "ROLLBACK");
@@ -235,23 +239,53 @@ enum store_err index_delete(struct store *st, uint64_t id)
 		e = db_fail(st, "delete build-ids");
 		goto fail;
 	}
-	if ((e = prep(st, "DELETE FROM dumps WHERE id = ?", &q)) != STORE_OK)
+	if ((e = prep(st, "DELETE FROM dumps WHERE id = ? RETURNING csize", &q)) != STORE_OK)
 		goto fail;
 	sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
-	rc = sqlite3_step(q);
+	uint64_t csize = 0;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		csize += (uint64_t)sqlite3_column_int64(q, 0);
 	sqlite3_finalize(q);
 	if (rc != SQLITE_DONE) {
 		e = db_fail(st, "delete dump");
 		goto fail;
 	}
-	return commit(st);
+	if ((e = commit(st)) == STORE_OK && st->usage >= csize)
+		st->usage -= csize;
+	else
+		st->usage_valid = 0;
+	return e;
 fail:
 	exec(st, "ROLLBACK");
 	return e;
 }
 
+/* PRAGMA data_version: changes when another connection commits. */
+static int64_t data_version(struct store *st)
+{
+	sqlite3_stmt *q;
+	int64_t v = -1;
+	if (sqlite3_prepare_v2(st->db, "PRAGMA data_version", -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return v;
+}
+
+/*
+ * Every session admission asks for the usage; summing a large index each time would
+ * cost the event loop milliseconds per session.  The sum is cached, kept up to date by
+ * this connection's own inserts and deletes, and recomputed when another connection
+ * (corecastctl rm) has committed since.
+ */
 enum store_err index_usage(struct store *st, uint64_t *bytes)
 {
+	int64_t dv = data_version(st);
+	if (st->usage_valid && dv >= 0 && dv == st->usage_dv) {
+		*bytes = st->usage;
+		return STORE_OK;
+	}
 	sqlite3_stmt *q;
 	enum store_err e = prep(st, "SELECT coalesce(sum(csize), 0) FROM dumps", &q);
 	if (e != STORE_OK)
@@ -260,8 +294,10 @@ enum store_err index_usage(struct store *st, uint64_t *bytes)
 		sqlite3_finalize(q);
 		return db_fail(st, "usage");
 	}
-	*bytes = (uint64_t)sqlite3_column_int64(q, 0);
+	*bytes = st->usage = (uint64_t)sqlite3_column_int64(q, 0);
 	sqlite3_finalize(q);
+	st->usage_dv = dv;
+	st->usage_valid = dv >= 0;
 	return STORE_OK;
 }
 

@@ -85,7 +85,9 @@ const char *store_open_errmsg(void);
 const char *store_errmsg(const struct store *st);
 const char *store_dir(const struct store *st);
 
-/* The index connection, for components that add their own tables (symbolizer). */
+/* The index connection, for components that add their own tables (symbolizer).
+ * Rows of `dumps` may be updated (status) but are deleted only with store_rm, which
+ * keeps files, rows and the cached usage consistent. */
 struct sqlite3 *store_db(struct store *st);
 
 /* ---- retention ---------------------------------------------------------- */

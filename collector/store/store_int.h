@@ -55,6 +55,11 @@ struct store {
 	uint64_t max_use, keep_free;
 	int64_t max_use_cfg, keep_free_cfg;
 
+	/* Cached sum of stored compressed sizes (index.c), valid for usage_dv. */
+	uint64_t usage;
+	int64_t usage_dv;
+	int usage_valid;
+
 	struct spool *spools; /* open spools, for BUSY detection and reservations */
 	uint8_t host_boot[16];/* this machine's boot id (zeros if unknown), see spool.c */
 

@@ -154,6 +154,32 @@ static void test_open_spools_reserve_their_size(void **state)
 	assert_int_equal(store_admit(f->st, 400000), STORE_OK);
 }
 
+/* Usage follows deletions made by another process (corecastctl rm) as well as the
+ * store's own inserts and deletes. */
+static void test_usage_tracks_own_and_foreign_changes(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t cs[4];
+	four_dumps(f, cs);
+	uint64_t all = cs[0] + cs[1] + cs[2] + cs[3];
+	assert_int_equal(store_usage(f->st), all);
+	assert_int_equal(store_rm(f->st, 1), STORE_OK);
+	assert_int_equal(store_usage(f->st), all - cs[0]);
+	struct store *other;
+	assert_int_equal(store_open(f->dir, 0, &other), STORE_OK);
+	assert_int_equal(store_rm(other, 3), STORE_OK);
+	store_close(other);
+	assert_int_equal(store_usage(f->st), cs[1] + cs[3]);
+	uint8_t *core = noise(1000, 9);
+	struct nd_meta m;
+	struct store_rec r;
+	tsu_meta(&m, "dev-usage", 1, 1000);
+	uint64_t id = tsu_import(f->st, f->dir, &m, core, 1000);
+	assert_int_equal(store_get(f->st, id, &r), STORE_OK);
+	assert_int_equal(store_usage(f->st), cs[1] + cs[3] + r.csize);
+	free(core);
+}
+
 static void test_default_limits_follow_systemd_coredump(void **state)
 {
 	struct fixture *f = *state;
@@ -339,6 +365,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_admit_refuses_when_disk_full_and_keeps_dumps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_admit_makes_room_by_deleting_oldest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_spools_reserve_their_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_usage_tracks_own_and_foreign_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_limits_follow_systemd_coredump, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_disk_refuses_and_keeps_stored_dumps, setup, teardown),
 	};
