@@ -89,3 +89,9 @@ qemu: $(K_ELF)
 
 bench-kernel: $(K_ELF)
 	@/usr/bin/python3 tests/kernel/bench_kernel.py
+
+# `make demo`: boot a multi-threaded crash, import the console's dump, print the symbolized backtrace.
+DEMO_STEPS += demo-kernel
+.PHONY: demo-kernel
+demo-kernel: $(K_ELF) $(PROGRAMS)
+	@bash tests/kernel/demo_kernel.sh

@@ -1,6 +1,7 @@
 /* kernel/user/crt0.S: user program entry: gp, the main thread's TLS block, main(argc, argv), exit. */
 	.section .text.start
 	.globl	_start
+	.type	_start, @function
 _start:
 	.option push
 	.option norelax
@@ -11,3 +12,4 @@ _start:
 	call	main
 	call	exit
 1:	j	1b
+	.size	_start, . - _start

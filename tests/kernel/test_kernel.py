@@ -260,3 +260,21 @@ def test_kill_from_console_terminates_with_signal():
         out = k.wait()
     assert "[k] exit pid=1 name=ktest status=signal 9 (SIGKILL)" in out
     assert serialcore.dumps_in(out) == []
+
+
+@pytest.mark.skipif(not (kvm.ROOT / "build/bin/corecastctl").exists(), reason="corecastctl not built")
+def test_console_log_imports_into_collector_store(tmp_path):
+    out = kvm.run("run=crashdemo:mode=illegal:threads=2 corecast.device=qemu-unit-7 poweroff",
+                  timeout=60)
+    log = tmp_path / "console.log"
+    log.write_text(out)
+    ctl = str(kvm.ROOT / "build/bin/corecastctl")
+    store = str(tmp_path / "store")
+    p = subprocess.run([ctl, "--store", store, "import-serial", str(log)],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert p.returncode == 0, p.stdout
+    p = subprocess.run([ctl, "--store", store, "info", "1"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    assert "qemu-unit-7" in p.stdout and "SIGILL" in p.stdout and "crashdemo" in p.stdout, p.stdout
+    d = serialcore.dumps_in(out)[0]
+    assert hashlib.sha256(d.core).hexdigest() in p.stdout
