@@ -107,6 +107,47 @@ int main(int argc, char **argv)
 	       total == n ? "byte-identical" : "SHORT");
 	printf("  peak RSS %ld MiB (includes the 64 MiB test buffer)\n", ru.ru_maxrss / 1024);
 	store_rm(st, id);
+
+	/* 500 sessions of 2 MiB in flight at once, packets interleaved across them. */
+	enum { NS = 500 };
+	size_t small = 2u << 20;
+	struct spool **sps = calloc(NS, sizeof *sps);
+	uint8_t ssha[32];
+	nd_sha256(core, small, ssha);
+	long rss0 = ru.ru_maxrss;
+	double t4 = now_s();
+	for (unsigned i = 0; i < NS; i++) {
+		m.seq = 1000000 + i;
+		m.core_size = small;
+		if (store_admit(st, small) != STORE_OK ||
+		    store_spool_open(st, &m, &sps[i], &resume) != STORE_OK) {
+			fprintf(stderr, "bench-store: %s\n", store_errmsg(st));
+			return 1;
+		}
+	}
+	for (size_t off = 0; off < small; off += 8 * pkt)
+		for (unsigned i = 0; i < NS; i++)
+			for (size_t k = off; k < off + 8 * pkt && k < small; k += pkt) {
+				size_t len = small - k < pkt ? small - k : pkt;
+				if (store_spool_write(sps[i], k, core + k, len) != STORE_OK ||
+				    store_spool_advance(sps[i], k + len) != STORE_OK) {
+					fprintf(stderr, "bench-store: %s\n", store_errmsg(st));
+					return 1;
+				}
+			}
+	double t5 = now_s();
+	for (unsigned i = 0; i < NS; i++)
+		if (store_spool_finish(sps[i], ssha, &id) != STORE_OK) {
+			fprintf(stderr, "bench-store: %s\n", store_errmsg(st));
+			return 1;
+		}
+	double t6 = now_s();
+	getrusage(RUSAGE_SELF, &ru);
+	printf("  %d sessions x %zu MiB interleaved: ingest %.0f MB/s, %d commits in %.2f s "
+	       "(%.1f ms each), peak RSS %ld MiB (before: %ld MiB)\n", NS, small >> 20,
+	       NS * (double)small / 1e6 / (t5 - t4), NS, t6 - t5, (t6 - t5) * 1e3 / NS,
+	       ru.ru_maxrss / 1024, rss0 / 1024);
+	free(sps);
 	store_close(st);
 	if (argc <= 1) {
 		char cmd[256];
