@@ -14,8 +14,10 @@
  * the daemon recurse or allocate without limit.
  */
 #define JSON_MAX_DEPTH  64
-#define JSON_MAX_INPUT  (64u << 20)     /* bytes */
-#define JSON_MAX_NODES  (4u << 20)
+#define JSON_MAX_INPUT  (32u << 20)     /* bytes */
+/* About 90 bytes a node with allocator overhead: at most ~90 MiB held while a
+ * document is read, and room for ~90000 frames (thousands of threads). */
+#define JSON_MAX_NODES  (1u << 20)
 
 enum json_err {
 	JSON_OK = 0,

@@ -41,7 +41,7 @@ struct pool_config {
 #define POOL_DEF_WORKERS  2u
 #define POOL_DEF_TIMEOUT  60u
 #define POOL_DEF_MEMORY   (1ull << 30)
-#define POOL_MAX_OUTPUT   (64u << 20)    /* worker stdout cap, = JSON_MAX_INPUT */
+#define POOL_MAX_OUTPUT   (32u << 20)    /* worker stdout cap, = JSON_MAX_INPUT */
 
 enum pool_err {
 	POOL_OK = 0,

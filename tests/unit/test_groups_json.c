@@ -101,6 +101,25 @@ static void test_input_size_is_bounded(void **state)
 
 	/* the length alone is refused before anything is read */
 	assert_int_equal(json_parse("", (size_t)JSON_MAX_INPUT + 1, &j, NULL), JSON_E_TOO_BIG);
+
+	/* a small text of very many values is refused by the node count, so the
+	 * memory a document can make the collector hold is bounded too */
+	size_t n = (size_t)JSON_MAX_NODES + 10;
+	char *s = malloc(2 * n + 2);
+	s[0] = '[';
+	for (size_t i = 0; i < n; i++) {
+		s[1 + 2 * i] = '0';
+		s[2 + 2 * i] = ',';
+	}
+	s[2 * n] = ']';
+	assert_int_equal(json_parse(s, 2 * n + 1, &j, NULL), JSON_E_TOO_BIG);
+	/* just under the limit (the array itself is a node) is fine */
+	n = (size_t)JSON_MAX_NODES - 1;
+	s[2 * n] = ']';
+	assert_int_equal(json_parse(s, 2 * n + 1, &j, NULL), JSON_OK);
+	assert_int_equal(j->n, n);
+	json_free(j);
+	free(s);
 }
 
 /*
