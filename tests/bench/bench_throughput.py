@@ -107,11 +107,16 @@ def main():
             for loss in [float(x) for x in a.losses.split(",")]:
                 seed += 1
                 row = {"delay_ms": delay, "loss_pct": loss}
-                row["blast"] = statistics.median(
-                    blast(work, delay, loss, core["size"], seed + i) for i in range(a.runs))
+                # Blast and default-window runs alternate, so a burst of load from
+                # elsewhere on the machine hits both sides of the ratio alike.
+                blasts, defaults = [], []
+                for i in range(a.runs):
+                    blasts.append(blast(work, delay, loss, core["size"], seed + i))
+                    defaults.append(send_full(work, core, delay, loss, seed + i))
+                row["blast"] = statistics.median(blasts)
+                row["default"] = statistics.median(defaults)
+                row["blast_runs"], row["default_runs"] = blasts, defaults
                 row["window1"] = send_bounded(work, core, delay, loss, seed, a.w1_seconds)
-                row["default"] = statistics.median(
-                    send_full(work, core, delay, loss, seed + i) for i in range(a.runs))
                 results.append(row)
                 print(f"  delay {delay:g} ms loss {loss:g}%: blast {row['blast']:.1f} "
                       f"window1 {row['window1']:.2f} default {row['default']:.1f} MB/s",
