@@ -516,8 +516,16 @@ static void on_finish(struct ccd *d, struct ccd_session *s, const struct nd_fini
 		return;
 	}
 	if (f->size != s->meta.core_size) {
+		/* A sender bug: end the session with an answer it can print, or it
+		 * would retry this FINISH forever.  The spool stays for a resume. */
 		ccd_warn("%s: FINISH says %llu bytes, OPEN said %llu", who(&s->meta, w, sizeof w),
 			 (unsigned long long)f->size, (unsigned long long)s->meta.core_size);
+		store_spool_close(s->sp);
+		s->sp = NULL;
+		set_result(s, ND_RES_REFUSED, ND_R_BAD_REQUEST, NULL,
+			   "FINISH size differs from the size in OPEN");
+		ccd_sess_mark_done(&d->ss, s);
+		send_result(d, s);
 		return;
 	}
 	if (!nd_rx_complete(&s->rx)) {
