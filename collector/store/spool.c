@@ -29,9 +29,9 @@
  * at `synced`.  Either way .state is written only after the bytes it claims.
  *
  * Only the .part and .state survive a restart.  The hash state and the compressor
- * are in memory; after a restart store_spool_open rebuilds both by reading the durable
- * prefix back from the .part, which costs one sequential read but means nothing on
- * disk has to be trusted beyond bytes that were fdatasync'ed before being claimed.
+ * are in memory; after a restart store_spool_open rebuilds both by reading the resume
+ * prefix back from the .part.  That costs one sequential read, but the digest then
+ * covers exactly the bytes the spool holds, and no hash state is ever read from disk.
  */
 struct spool {
 	struct store *st;
