@@ -192,7 +192,8 @@ static void on_timer(struct nd_tx *tx, uint64_t now)
 	if (tx->state == ND_TX_FINISHING)
 		quiet *= 5;   /* verifying and compressing a large core takes a while */
 	if (tx->state != ND_TX_OPENING && tx->cfg.reopen_timeouts &&
-	    tx->silent_rtos >= tx->cfg.reopen_timeouts && now - tx->last_heard >= quiet) {
+	    tx->silent_rtos >= tx->cfg.reopen_timeouts && now > tx->last_heard &&
+	    now - tx->last_heard >= quiet) {
 		reopen(tx);
 		return;
 	}
@@ -543,7 +544,9 @@ size_t nd_tx_poll(struct nd_tx *tx, uint64_t now, uint8_t *out, size_t cap)
 		return 0;
 	if (tx->last_heard == NOT_STARTED)
 		tx->last_heard = now;
-	if (now - tx->last_heard >= tx->cfg.give_up_us) {
+	/* A caller may poll with a timestamp taken before its latest input:
+	 * never let that wrap into a huge silence. */
+	if (now > tx->last_heard && now - tx->last_heard >= tx->cfg.give_up_us) {
 		fail(tx, ND_TX_FAIL_TIMEOUT);
 		return 0;
 	}

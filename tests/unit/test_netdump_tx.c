@@ -698,6 +698,20 @@ static void test_input_validation(void **state)
 	size_t n = nd_tx_poll(&S.tx, 0, pbuf, 100);
 	assert_int_equal(n, 0);
 	assert_int_equal(nd_tx_failure(&S.tx), ND_TX_FAIL_BUFFER);
+
+	/* input stamped later than the next poll's clock is not "silence" */
+	sim_setup(&S, 100000, 64, ND_DEFAULT_PAYLOAD, 18);
+	assert_true(nd_tx_poll(&S.tx, 1000, pbuf, sizeof pbuf) > 0);   /* OPEN */
+	memset(&m, 0, sizeof m);
+	m.type = ND_T_OPEN_ACK;
+	m.cookie = 9;
+	m.u.open_ack.nonce = S.tx.nonce;
+	m.u.open_ack.window = 4;
+	m.u.open_ack.max_payload = 1000;
+	assert_int_equal(nd_encode(&m, pbuf, sizeof pbuf, &len), ND_OK);
+	assert_int_equal(nd_tx_input(&S.tx, 5000, pbuf, len), ND_OK);
+	assert_true(nd_tx_poll(&S.tx, 4000, pbuf, sizeof pbuf) > 0);    /* DATA, not FAILED */
+	assert_int_equal(nd_tx_state(&S.tx), ND_TX_SENDING);
 }
 
 /* A refused RESULT mid-transfer (e.g. disk full while spooling) ends the transfer. */
