@@ -149,7 +149,7 @@ static enum store_err zopen(struct spool *sp, int flags)
 	if (sp->zfd >= 0)
 		return STORE_OK;
 	spool_name(sp, "tmp", ".zst.part", p, sizeof p);
-	sp->zfd = openat(sp->st->dirfd, p, O_WRONLY | O_CLOEXEC | flags, 0644);
+	sp->zfd = openat(sp->st->dirfd, p, O_WRONLY | O_CLOEXEC | flags, 0640);
 	if (sp->zfd < 0)
 		return io_fail(sp, p, errno);
 	sp->w.fd = sp->zfd;
@@ -220,7 +220,7 @@ static enum store_err write_state(struct spool *sp, int sync)
 		return io_fail(sp, "fdatasync spool", errno);
 	state_encode(b, sp->meta.core_size, sync ? c : sp->synced, c, sp->st->host_boot);
 	spool_name(sp, "spool", ".state", p, sizeof p);
-	int fd = openat(sp->st->dirfd, p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	int fd = openat(sp->st->dirfd, p, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return io_fail(sp, p, errno);
 	errno = 0;
@@ -285,7 +285,7 @@ enum store_err store_spool_open(struct store *st, const struct nd_meta *m,
 	}
 
 	spool_name(sp, "spool", ".part", p, sizeof p);
-	sp->part_fd = openat(st->dirfd, p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	sp->part_fd = openat(st->dirfd, p, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
 	if (sp->part_fd < 0) {
 		e = io_fail(sp, p, errno);
 		goto fail;
@@ -515,7 +515,7 @@ enum store_err store_add_core(struct store *st, const struct nd_meta *m, int fd,
 	/* A name of its own: a collector may be spooling the same key meanwhile. */
 	store_key(&meta, key);
 	snprintf(tmp, sizeof tmp, "tmp/%s.%ld.import.zst.part", key, (long)getpid());
-	int zfd = openat(st->dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int zfd = openat(st->dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (zfd < 0) {
 		int err = errno;
 		return store_fail(st, store_errno(err), "%s/%s: %s", st->dir, tmp, strerror(err));

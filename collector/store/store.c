@@ -132,7 +132,9 @@ static int mkdir_p(const char *path)
 			return -1;
 		*p = '/';
 	}
-	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+	/* Cores hold process memory (keys, passwords): the store is not world-readable,
+	 * like systemd-coredump's.  Parents are ordinary directories. */
+	if (mkdir(tmp, 0750) < 0 && errno != EEXIST)
 		return -1;
 	return 0;
 }
@@ -288,8 +290,11 @@ enum store_err store_open(const char *dir, unsigned flags, struct store **out)
 	if (flags & STORE_CREATE) {
 		static const char *const sub[] = { "cores", "spool", "tmp" };
 		char p[4096];
-		for (unsigned i = 0; i < 3; i++) {
-			snprintf(p, sizeof p, "%s/%s", dir, sub[i]);
+		for (unsigned i = 0; i < 4; i++) {
+			if (i == 0)
+				snprintf(p, sizeof p, "%s", dir);
+			else
+				snprintf(p, sizeof p, "%s/%s", dir, sub[i - 1]);
 			if (mkdir_p(p) < 0) {
 				int err = errno;
 				e = store_fail(st, store_errno(err), "%s: %s", p, strerror(err));

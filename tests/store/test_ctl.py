@@ -261,3 +261,10 @@ def test_hostile_device_strings_keep_json_valid_and_tables_tame(tmp_path, popula
     table = subprocess.run([str(CTL), "--store", str(store), "list"], stdout=subprocess.PIPE,
                            check=True, timeout=60).stdout
     assert b"\x1b" not in table and table.count(b"\n") == 2
+
+
+def test_stored_cores_are_not_world_readable(populated):
+    store = populated["store"]
+    for p in [store, store / "cores", store / "spool", store / "tmp",
+              *(store / "cores").iterdir()]:
+        assert p.stat().st_mode & 0o007 == 0, oct(p.stat().st_mode)
