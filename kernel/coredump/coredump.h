@@ -48,6 +48,9 @@ const char *cw_strerror(enum cw_err e);
 #ifndef CW_MAX_SEGS
 #define CW_MAX_SEGS   64      /* memory maps considered; each becomes one PT_LOAD */
 #endif
+#ifndef CW_OVERFLOW_REACH
+#define CW_OVERFLOW_REACH 65536 /* sources that mark no CW_MAP_STACK: SP this far below a map is overflow */
+#endif
 #ifndef CW_CHUNK
 #define CW_CHUNK      1024    /* bytes read from process memory per source call */
 #endif
@@ -60,7 +63,7 @@ const char *cw_strerror(enum cw_err e);
 #define CW_PROT_X   0x4u
 
 /* Map flags. */
-#define CW_MAP_STACK  0x1u    /* a thread stack (the writer still finds stacks by SP) */
+#define CW_MAP_STACK  0x1u    /* a thread stack: where an overflowed SP's frames are */
 #define CW_MAP_NODUMP 0x2u    /* never dump contents (device memory, guard pages) */
 
 struct cw_map {

@@ -249,15 +249,26 @@ static enum cw_err add_stack(struct cw_writer *w, uint32_t src_idx, uint32_t nma
 		if (w->cfg.stack_cap)
 			hi = min64(hi, lo + align_up(w->cfg.stack_cap, ps));
 	} else {
-		/* SP outside any dumpable map: take the lowest dumpable map above it. */
-		i = -1;
+		/* SP outside any dumpable map: a stack overflow left it in the guard below
+		 * its stack, so take the lowest dumpable map above SP if it is a stack.  A
+		 * source that marks no stacks gets the map if SP is within reach of it.
+		 * A wild SP (0, garbage) must not turn the text segment into a "stack". */
+		int marks = 0, cand = -1;
+		struct cw_map c;
 		for (uint32_t j = 0; j < nmaps; j++) {
 			if (w->src.map(w->src.ctx, j, &m))
 				return CW_E_SOURCE;
-			if (m.start > sp && dumpable(&m)) {
-				i = (int)j;
-				break;
+			marks |= (m.flags & CW_MAP_STACK) != 0;
+			if (cand < 0 && m.start > sp && dumpable(&m)) {
+				cand = (int)j;
+				c = m;
 			}
+		}
+		if (cand >= 0 && (marks ? (c.flags & CW_MAP_STACK) != 0 : c.start - sp <= CW_OVERFLOW_REACH)) {
+			i = cand;
+			m = c;
+		} else {
+			i = -1;
 		}
 		if (i < 0)
 			return CW_OK;
@@ -315,10 +326,13 @@ enum cw_err cw_begin(struct cw_writer *w, const struct cw_source *src, const str
 	if (nmaps > CW_MAX_SEGS)
 		return CW_E_TOO_MANY_MAPS;
 	w->nsegs = nmaps;
+	uint64_t prev_end = 0;
 	for (uint32_t i = 0; i < nmaps; i++) {
 		struct cw_map m;
-		if (src->map(src->ctx, i, &m) || m.end <= m.start)
-			return CW_E_SOURCE;
+		if (src->map(src->ctx, i, &m) || m.end <= m.start || m.start < prev_end ||
+		    ((m.start | m.end) & (ps - 1)))
+			return CW_E_SOURCE;      /* unsorted, overlapping or unaligned maps */
+		prev_end = m.end;
 		w->seg[i].map = i;
 		w->seg[i].vaddr = m.start;
 		w->seg[i].pflags = ((m.prot & CW_PROT_R) ? PF_R : 0) | ((m.prot & CW_PROT_W) ? PF_W : 0) |

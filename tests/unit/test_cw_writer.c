@@ -373,6 +373,46 @@ static void test_meta_matches_the_core(void **state)
 	assert_string_equal(m.buildids[0].name, "unit");
 }
 
+static void test_wild_sp_dumps_no_stack_and_overflow_does(void **state)
+{
+	(void)state;
+	struct fake f;
+	size_t len;
+	uint8_t sha[32];
+	fake_init(&f, &cw_arch_riscv64);
+	f.rv[2].gpr[RV64_SP] = 0x100;                 /* crashing thread (tid 79): wild SP */
+	uint8_t *c = stream(&f, NULL, &len, sha);
+	assert_int_equal(W.seg[0].filesz, 4096);        /* text: only the ELF header page */
+	for (int i = 3; i < 6; i++)
+		assert_int_equal(W.seg[i].filesz, 0);
+	free(c);
+	f.rv[2].gpr[RV64_SP] = 0x70000 - 0x20;        /* just below its stack: overflow */
+	c = stream(&f, NULL, &len, sha);
+	assert_int_equal(W.seg[5].vaddr, 0x70000);
+	assert_int_equal(W.seg[5].filesz, 0x8000);
+	free(c);
+	for (int i = 0; i < 6; i++)                   /* a source marking no stacks: SP nearby */
+		f.maps[i].flags = 0;
+	c = stream(&f, NULL, &len, sha);
+	assert_int_equal(W.seg[5].filesz, 0x8000);
+	free(c);
+}
+
+static void test_unsorted_or_unaligned_maps_are_refused(void **state)
+{
+	(void)state;
+	struct fake f;
+	fake_init(&f, &cw_arch_riscv64);
+	struct cw_source src = fake_source(&f);
+	struct cw_map t = f.maps[1];
+	f.maps[1] = f.maps[2];
+	f.maps[2] = t;
+	assert_int_equal(cw_begin(&W, &src, NULL), CW_E_SOURCE);
+	fake_init(&f, &cw_arch_riscv64);
+	f.maps[2].end += 10;
+	assert_int_equal(cw_begin(&W, &src, NULL), CW_E_SOURCE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -385,6 +425,8 @@ int main(void)
 		cmocka_unit_test(test_errors_are_named),
 		cmocka_unit_test(test_memory_is_read_in_bounded_chunks),
 		cmocka_unit_test(test_meta_matches_the_core),
+		cmocka_unit_test(test_wild_sp_dumps_no_stack_and_overflow_does),
+		cmocka_unit_test(test_unsorted_or_unaligned_maps_are_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
