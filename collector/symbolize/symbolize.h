@@ -92,7 +92,7 @@ enum sym_err sym_symbolize(const char *core_path, const struct sym_options *opt,
                            char *detail, size_t detail_len);
 void sym_result_free(struct sym_result *r);
 
-/* The JSON document described in collector/symbolize/README.md. */
+/* The JSON document described in collector/symbolize/README.md (version 1). */
 int sym_result_write_json(const struct sym_result *r, FILE *f);
 
 #endif
