@@ -76,6 +76,9 @@ void proc_freeze(struct proc *p)
 		if (t->proc != p || t == me || t->state == T_UNUSED || t->state == T_DEAD)
 			continue;
 		t->freeze_pending = 1;
+		if (t->in_kernel_section)
+			k_printf("[k] freeze pid=%d: tid=%d finishes its system call first\n", p->pid,
+				 t->tid);
 		k_interrupt(t);
 	}
 	while (!all_frozen(p, me))

@@ -32,6 +32,7 @@ struct thread {
 	int intr;                     /* set when taken out of an interruptible wait */
 	uint64_t wake_at;             /* ns deadline of a timed sleep, 0 = none */
 	int freeze_pending;           /* stop at the next return-to-user boundary */
+	int in_kernel_section;        /* preempted inside an uninterruptible system call */
 	uint64_t stack_lo, stack_hi;  /* user stack mapping; guard page just below stack_lo */
 	struct thread *rq_next;
 	void (*kfn)(void);            /* entry of a kernel thread */

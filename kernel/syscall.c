@@ -8,6 +8,12 @@ static struct proc *cur_proc(void)
 	return k_cur->proc;
 }
 
+/*
+ * A console write is an uninterruptible kernel section: a long one lets other
+ * threads run at each tick (their output may land in between), but the write
+ * always completes: a freeze or kill that arrives meanwhile takes effect at the
+ * return-to-user boundary, after the last byte.
+ */
 static long sys_write(uint64_t buf, uint64_t len)
 {
 	char chunk[128];
@@ -15,9 +21,16 @@ static long sys_write(uint64_t buf, uint64_t len)
 		return -K_EFAULT;
 	for (uint64_t off = 0; off < len; off += sizeof(chunk)) {
 		uint64_t n = len - off < sizeof(chunk) ? len - off : sizeof(chunk);
-		vm_read(cur_proc(), buf + off, chunk, n);
+		if (vm_read(cur_proc(), buf + off, chunk, n))
+			return -K_EFAULT; /* unmapped by another thread meanwhile */
 		for (uint64_t i = 0; i < n; i++)
 			hal_console_putc(chunk[i]);
+		if (hal_timer_due()) {
+			k_cur->in_kernel_section = 1;
+			k_tick();
+			sched_yield();
+			k_cur->in_kernel_section = 0;
+		}
 	}
 	return (long)len;
 }

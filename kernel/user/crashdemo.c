@@ -14,6 +14,7 @@
  *   churn=N     keep N threads being created and exiting while the fault happens
  *   delay=MS    run this long before the fault (default 300)
  *   progress=N  print N progress lines (mode=none)
+ *   writer=1    a thread writing 4 KiB lines, each in one (long, preemptible) system call
  */
 static cc_mutex_t held = CC_MUTEX_INIT;      /* main holds it: mutex waiters block forever */
 static cc_mutex_t cv_lock = CC_MUTEX_INIT;
@@ -60,6 +61,17 @@ static void busy(void *arg)
 	volatile unsigned long *n = arg;
 	while (busy_spin)
 		(*n)++;
+}
+
+/* Writes long lines in single system calls, which are preempted in the kernel. */
+static void writer(void *arg)
+{
+	static char line[4097];
+	(void)arg;
+	memset(line, 'W', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\n';
+	for (;;)
+		cc_syscall(SYS_write, (long)line, sizeof(line), 0, 0);
 }
 
 static void churn_worker(void *arg)
@@ -176,6 +188,8 @@ int main(int argc, char **argv)
 	}
 	if (churn_target)
 		cc_thread_create(churn_manager, NULL, K_PRIO_DEFAULT);
+	if (atoi(opt(argc, argv, "writer", "0")))
+		cc_thread_create(writer, NULL, K_PRIO_DEFAULT);
 	if (mem > 0) {
 		size_t bytes = (size_t)mem << 20;
 		uint8_t *m = cc_mmap(bytes, K_PROT_READ | K_PROT_WRITE);

@@ -278,3 +278,15 @@ def test_console_log_imports_into_collector_store(tmp_path):
     assert "qemu-unit-7" in p.stdout and "SIGILL" in p.stdout and "crashdemo" in p.stdout, p.stdout
     d = serialcore.dumps_in(out)[0]
     assert hashlib.sha256(d.core).hexdigest() in p.stdout
+
+
+def test_thread_in_uninterruptible_syscall_finishes_before_freeze(tmp_path):
+    out = kvm.run("run=crashdemo:mode=segv:writer=1:delay=100 poweroff", timeout=90)
+    # The writer was preempted inside a 4 KiB console write when the fault came ...
+    assert re.search(r"\[k\] freeze pid=1: tid=\d+ finishes its system call first", out), out[-500:]
+    # ... and every write it started completed before the dump began.
+    before = out[out.index("[k] spawn pid=1"):out.index(serialcore.START)]
+    assert before.count("W") % 4096 == 0 and before.count("W") >= 4096
+    d, core = only_dump(out, tmp_path)
+    g = kvm.gdb(core, CRASHDEMO, "thread apply all bt")
+    assert re.search(r"cc_syscall \(n=1,", g) and "writer" in g, g
