@@ -466,10 +466,10 @@ static void on_timer(struct ccd *d)
 
 static int run(struct ccd *d)
 {
-	struct epoll_event evs[CCD_LISTEN_MAX + 2];
+	struct epoll_event evs[CCD_LISTEN_MAX + 4];
 
 	while (!d->stopping) {
-		int n = epoll_wait(d->epfd, evs, CCD_LISTEN_MAX + 2, -1);
+		int n = epoll_wait(d->epfd, evs, CCD_LISTEN_MAX + 4, -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
