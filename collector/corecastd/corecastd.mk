@@ -18,7 +18,8 @@ $(BIN)/corecastd: $(CCD_OBJS) $(BUILD)/lib/libccgroups.a $(BUILD)/lib/libccstore
 
 # The pieces the unit tests exercise are free of netdump and store dependencies.
 CCD_UNIT_SRCS := collector/corecastd/config.c collector/corecastd/listen.c \
-                 collector/corecastd/ratelimit.c collector/corecastd/log.c
+                 collector/corecastd/ratelimit.c collector/corecastd/log.c \
+                 collector/corecastd/session.c
 CCD_SAN       := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 CCD_SAN_OBJS  := $(CCD_UNIT_SRCS:%.c=$(OBJ)/ccdsan/%.o)
 CCD_TEST_SRCS := $(wildcard tests/unit/test_ccd_*.c)
