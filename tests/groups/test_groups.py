@@ -366,3 +366,47 @@ def test_debug_runs_gdb_with_symbols_found_by_build_id(tmp_path, progs):
     assert not list(pathlib.Path(os.environ.get("TMPDIR", "/tmp")).glob(f"corecast-{dump}-*"))
     p = ctl(store, "debug", "999", check=False)
     assert p.returncode != 0 and p.stderr.count("\n") == 1
+
+
+def test_debug_places_a_qemu_user_core_and_picks_gdb_multiarch(tmp_path, progs):
+    """qemu-user writes armhf cores without NT_FILE, so GDB alone cannot place the
+    position-independent program; debug hands it the load address the symbolizer
+    found.  A foreign machine gets gdb-multiarch, a native one gdb."""
+    if not shutil.which("arm-linux-gnueabihf-gcc") or not shutil.which("qemu-arm"):
+        pytest.skip("needs arm-linux-gnueabihf-gcc and qemu-arm")
+    exe = tmp_path / "bugs_arm"
+    subprocess.run(["arm-linux-gnueabihf-gcc", *CFLAGS, "-o", str(exe), str(PROG)], check=True)
+    run = tmp_path / "run"
+    run.mkdir()
+    env = dict(os.environ, QEMU_LD_PREFIX="/usr/arm-linux-gnueabihf")
+    subprocess.run(["sh", "-c", f'ulimit -c unlimited; exec qemu-arm "{exe}" segv'], cwd=run,
+                   env=env, capture_output=True)
+    cores = list(run.glob("qemu_*.core")) or list(run.glob("core*"))
+    assert cores, "qemu-arm wrote no core"
+    bid = subprocess.run(["readelf", "-n", str(exe)], capture_output=True,
+                         text=True).stdout.split("Build ID:")[1].split()[0]
+    store = tmp_path / "store"
+    _seq[0] += 1
+    out = subprocess.run([str(IMPORT), "--store", str(store), "--device", "arm-1", "--seq",
+                          str(_seq[0]), "--signal", "11", "--exe", "bugs_arm", "--machine",
+                          "40", "--build-id", f"{bid}:bugs_arm", str(cores[0])],
+                         check=True, capture_output=True, text=True).stdout
+    dump = int(out.split()[-1])
+    ctl(store, "symbols", "add", str(exe))
+    pool_run(store)
+    p = ctl(store, "debug", str(dump), "--debugger", "gdb-multiarch -batch -ex bt")
+    assert "bug_level3" in p.stdout and "bug_level1" in p.stdout, p.stdout + p.stderr
+
+    # the default debugger: a fake gdb and gdb-multiarch that say who they are
+    fake = tmp_path / "fakebin"
+    fake.mkdir()
+    for name in ("gdb", "gdb-multiarch"):
+        write_script(fake / name, f'echo "{name} $*"\n')
+    env = dict(os.environ, PATH=f"{fake}:{os.environ['PATH']}")
+    p = subprocess.run([str(CTL), "--store", str(store), "debug", str(dump)], env=env,
+                       capture_output=True, text=True)
+    assert p.stdout.startswith("gdb-multiarch ") and "-o 0x" in p.stdout, p.stdout
+    native = store_import(store, progs["cores"]["segv"], "x86-1")
+    p = subprocess.run([str(CTL), "--store", str(store), "debug", str(native)], env=env,
+                       capture_output=True, text=True)
+    assert p.stdout.startswith("gdb "), p.stdout
