@@ -1,6 +1,8 @@
 """A real core crosses loopback (clean or impaired) and is stored byte-identical."""
 import json
 
+import pytest
+
 import ccharness as H
 
 
@@ -40,14 +42,26 @@ def test_core_from_stdin_with_exe_build_id(daemon, core, tmp_path, sent_ok, stor
     assert bid in json.dumps(rec).lower(), f"build-id {bid} missing from info: {rec}"
 
 
-def test_impaired_path_delivers_byte_identical(daemon, medium_core, tmp_path, procs, sent_ok,
-                                               stored_identical):
+IMPAIRMENTS = {
     # 5% loss, 5% duplication, 5% reordered, 2 ms one-way delay, in both directions.
-    imp = H.Impair(tmp_path / "impair", f"127.0.0.1:{daemon.port}",
-                   ["--loss", 5, "--dup", 5, "--reorder", 5, "--delay", 2], seed=7)
+    "lan": ["--loss", 5, "--dup", 5, "--reorder", 5, "--delay", 2],
+    # Much worse, and asymmetric: a third of what crosses is lost, doubled or late.
+    "heavy": ["--up-loss", 15, "--down-loss", 25, "--dup", 10, "--reorder", 20,
+              "--delay", 5],
+}
+
+
+@pytest.mark.parametrize("profile,family", [("lan", "ipv4"), ("lan", "ipv6"),
+                                            ("heavy", "ipv4")])
+def test_impaired_path_delivers_byte_identical(make_daemon, medium_core, tmp_path, procs,
+                                               sent_ok, stored_identical, profile, family):
+    host = "[::1]" if family == "ipv6" else "127.0.0.1"
+    daemon = make_daemon(listen=[f"udp://{host}:0"])
+    imp = H.Impair(tmp_path / "impair", f"{host}:{daemon.port}", IMPAIRMENTS[profile],
+                   seed=7, listen=f"{host}:0")
     procs.append(imp)
-    sent_ok(H.send(imp.endpoint, medium_core["path"], "dev-impaired", "--timeout", 90,
-                   timeout=150))
+    sent_ok(H.send(imp.endpoint, medium_core["path"], f"dev-{profile}-{family}",
+                   "--timeout", 90, timeout=150))
     c = imp.stop()
     # The proxy really did impair both directions of this transfer.
     for d in ("up", "down"):
