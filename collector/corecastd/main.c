@@ -218,6 +218,10 @@ static void reload(struct ccd *d)
 	}
 	apply_budget(d);
 	apply_pool(d);
+	/* A new window applies to running transfers from their next ack. */
+	for (struct ccd_session *s = d->ss.head; s; s = s->next)
+		if (s->state == CCD_S_ACTIVE)
+			nd_rx_set_window(&s->rx, d->cfg.receive_window);
 	ccd_notice("reloaded %s: %d setting%s changed", d->config_path, changed,
 		   changed == 1 ? "" : "s");
 }
