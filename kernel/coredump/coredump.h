@@ -34,7 +34,7 @@ enum cw_err {
 	CW_OK = 0,
 	CW_E_ARG,          /* a NULL or inconsistent argument */
 	CW_E_SOURCE,       /* a source callback failed */
-	CW_E_TOO_MANY_MAPS,/* more dumpable maps than CW_MAX_SEGS */
+	CW_E_TOO_MANY_MAPS,/* not returned any more: maps beyond CW_MAX_SEGS get no PT_LOAD */
 	CW_E_NO_THREADS,   /* the process has no thread to dump */
 	CW_E_SINK,         /* the sink refused bytes (its own error is in cw_writer.sink_err) */
 	CW_E_RANGE,        /* cw_read_range outside [0, size) */
@@ -46,7 +46,7 @@ const char *cw_strerror(enum cw_err e);
 /* ---- limits (compile-time, override with -D) ------------------------------ */
 
 #ifndef CW_MAX_SEGS
-#define CW_MAX_SEGS   64      /* memory maps considered; each becomes one PT_LOAD */
+#define CW_MAX_SEGS   64      /* PT_LOADs; beyond it only maps with contents get one */
 #endif
 #ifndef CW_OVERFLOW_REACH
 #define CW_OVERFLOW_REACH 65536 /* sources that mark no CW_MAP_STACK: SP this far below a map is overflow */
@@ -190,7 +190,10 @@ struct cw_writer {
 	struct cw_device dev;    /* clock read in those callbacks cannot change the bytes */
 	uint32_t nthreads;       /* threads written (after thread_cap) */
 	uint32_t crash_idx;      /* source index of the crashing thread */
-	uint32_t nsegs;
+	uint32_t nmaps;          /* maps of the source */
+	uint32_t nsegs;          /* PT_LOADs: every map, or only those with contents when
+	                            there are more than CW_MAX_SEGS maps */
+	uint32_t segs_dropped;   /* windows left out because the table was full */
 	uint32_t nfile;          /* NT_FILE entries */
 	uint64_t file_names;     /* bytes of NT_FILE names */
 	uint64_t notes_off, notes_size;

@@ -196,10 +196,22 @@ static int find_map(struct cw_writer *w, uint64_t addr, uint32_t nmaps, struct c
  */
 static void add_window(struct cw_writer *w, uint32_t i, uint64_t lo, uint64_t hi, int budgeted)
 {
-	struct cw_seg *s = &w->seg[i];
+	struct cw_seg *s = 0;
 	uint64_t ps = w->cfg.page_size;
 	if (lo >= hi)
 		return;
+	for (uint32_t j = 0; j < w->nsegs && !s; j++)
+		if (w->seg[j].map == i)
+			s = &w->seg[j];
+	if (!s) {
+		if (w->nsegs == CW_MAX_SEGS) {
+			w->segs_dropped++;       /* table full: lower-priority contents are left out */
+			return;
+		}
+		s = &w->seg[w->nsegs++];
+		mzero(s, sizeof *s);
+		s->map = i;
+	}
 	if (budgeted && w->cfg.total_cap) {
 		uint64_t left = w->cfg.total_cap > w->mem_bytes ? w->cfg.total_cap - w->mem_bytes : 0;
 		if (s->filesz == 0) {
@@ -321,11 +333,15 @@ enum cw_err cw_begin(struct cw_writer *w, const struct cw_source *src, const str
 	if (w->cfg.thread_cap && w->nthreads > w->cfg.thread_cap)
 		w->nthreads = w->cfg.thread_cap;
 
-	/* maps: one segment each; windows chosen in priority order */
+	/*
+	 * maps: windows are chosen in priority order into the segment table; then, if
+	 * every map fits, the maps without contents get their (empty) PT_LOAD too, as
+	 * in a Linux core.  A process with more maps than CW_MAX_SEGS keeps only the
+	 * maps with contents — still a complete core for a debugger.
+	 */
 	uint32_t nmaps = src->map_count(src->ctx);
-	if (nmaps > CW_MAX_SEGS)
-		return CW_E_TOO_MANY_MAPS;
-	w->nsegs = nmaps;
+	w->nmaps = nmaps;
+	w->nsegs = 0;
 	uint64_t prev_end = 0;
 	for (uint32_t i = 0; i < nmaps; i++) {
 		struct cw_map m;
@@ -333,10 +349,6 @@ enum cw_err cw_begin(struct cw_writer *w, const struct cw_source *src, const str
 		    ((m.start | m.end) & (ps - 1)))
 			return CW_E_SOURCE;      /* unsorted, overlapping or unaligned maps */
 		prev_end = m.end;
-		w->seg[i].map = i;
-		w->seg[i].vaddr = m.start;
-		w->seg[i].pflags = ((m.prot & CW_PROT_R) ? PF_R : 0) | ((m.prot & CW_PROT_W) ? PF_W : 0) |
-		                   ((m.prot & CW_PROT_X) ? PF_X : 0);
 		if (m.image >= 0) {
 			w->nfile++;
 			struct cw_image im;
@@ -391,6 +403,27 @@ enum cw_err cw_begin(struct cw_writer *w, const struct cw_source *src, const str
 		}
 	}
 
+	/* every map gets a segment when they all fit; then address order */
+	if (nmaps <= CW_MAX_SEGS) {
+		for (uint32_t i = 0; i < nmaps; i++) {
+			int found = 0;
+			for (uint32_t j = 0; j < w->nsegs && !found; j++)
+				found = w->seg[j].map == i;
+			if (!found) {
+				struct cw_seg *s = &w->seg[w->nsegs++];
+				mzero(s, sizeof *s);
+				s->map = i;
+			}
+		}
+	}
+	for (uint32_t i = 1; i < w->nsegs; i++) {         /* insertion sort by map index */
+		struct cw_seg t = w->seg[i];
+		uint32_t j = i;
+		for (; j > 0 && w->seg[j - 1].map > t.map; j--)
+			w->seg[j] = w->seg[j - 1];
+		w->seg[j] = t;
+	}
+
 	/* notes */
 	struct auxplan ap;
 	if ((err = aux_plan(w, &ap)) != CW_OK)
@@ -410,9 +443,13 @@ enum cw_err cw_begin(struct cw_writer *w, const struct cw_source *src, const str
 	uint64_t off = w->data_off;
 	for (uint32_t i = 0; i < w->nsegs; i++) {
 		struct cw_map m;
-		if (src->map(src->ctx, i, &m))
-			return CW_E_SOURCE;
 		struct cw_seg *s = &w->seg[i];
+		if (src->map(src->ctx, s->map, &m))
+			return CW_E_SOURCE;
+		if (s->filesz == 0)
+			s->vaddr = m.start;
+		s->pflags = ((m.prot & CW_PROT_R) ? PF_R : 0) | ((m.prot & CW_PROT_W) ? PF_W : 0) |
+		            ((m.prot & CW_PROT_X) ? PF_X : 0);
 		s->off = off;
 		s->memsz = m.end - s->vaddr;
 		off += s->filesz;
@@ -701,7 +738,7 @@ static void emit_file(struct out *o)
 	put_word(w, e + W, w->cfg.page_size);
 	put(o, e, 2 * W);
 	for (int pass = 0; pass < 2; pass++) {
-		for (uint32_t i = 0; i < w->nsegs; i++) {
+		for (uint32_t i = 0; i < w->nmaps; i++) {
 			struct cw_map m;
 			struct cw_image im;
 			if (w->src.map(w->src.ctx, i, &m)) {
