@@ -1,4 +1,4 @@
-/* collector/corecastctl/cmd_import_serial.c: `corecastctl import-serial LOG...` — import serial dumps from console logs. */
+/* collector/corecastctl/cmd_import_serial.c: `corecastctl import-serial LOG...` — import serial dumps from console logs ("-": stdin). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -104,9 +104,11 @@ static int on_dump(void *ctx, const struct ser_dump *d)
 	return 0;
 }
 
+/* The whole log in memory ("-" is standard input, e.g. piped from a console). */
 static int read_all(const char *path, char **buf, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
+	int is_stdin = !strcmp(path, "-");
+	FILE *f = is_stdin ? stdin : fopen(path, "rb");
 	if (!f)
 		return -1;
 	size_t cap = 1 << 16, n = 0;
@@ -132,7 +134,8 @@ static int read_all(const char *path, char **buf, size_t *len)
 		cap *= 2;
 	}
 	int e = errno;
-	fclose(f);
+	if (!is_stdin)
+		fclose(f);
 	errno = e;
 	if (!b)
 		return -1;
@@ -157,7 +160,7 @@ CTL_COMMAND(import_serial)
 	for (int i = 1; i < argc; i++) {
 		char *text;
 		size_t len;
-		im.log = argv[i];
+		im.log = strcmp(argv[i], "-") ? argv[i] : "(stdin)";
 		if (read_all(argv[i], &text, &len) < 0) {
 			rc = ctl_fail("%s: %s", argv[i], strerror(errno));
 			continue;

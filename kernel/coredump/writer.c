@@ -584,7 +584,7 @@ static int note_begin(struct out *o, const char *name, uint32_t type, uint64_t d
 	uint32_t nsz = name_sz(name);
 	if (skip(o, note_size(nsz, descsz)))
 		return 0;
-	uint8_t h[12 + 16];
+	uint8_t h[12 + 20];      /* names are at most 16 characters + NUL, padded to 20 */
 	mzero(h, sizeof h);
 	cw_le32(h, nsz);
 	cw_le32(h + 4, (uint32_t)descsz);

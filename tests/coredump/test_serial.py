@@ -85,6 +85,14 @@ def test_import_serial_finds_good_dumps_and_names_bad_ones(tmp_path):
     assert len(list_dumps(store)) == 2
 
 
+def test_import_serial_reads_stdin(tmp_path):
+    text, _ = serial_of(tmp_path, "s", "--arch", "aarch64", "--seq", "9")
+    p = subprocess.run([str(CTL), "--store", str(tmp_path / "store"), "import-serial", "-"],
+                       input="console> " + text, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("(stdin):1: dump '/usr/bin/synth: store page fault' imported as dump 1")
+
+
 def test_import_serial_reports_log_without_dumps(tmp_path):
     logf = tmp_path / "quiet.log"
     logf.write_text("nothing to see\n")
