@@ -355,6 +355,13 @@ def test_live_x86_64_process_unwinds_in_gdb(tmp_path):
     assert frames[i:i + 4] == ["live_level3", "live_level2", "live_level1", "main"], out
     assert "live_blocked" in frames, out
     assert len(re.findall(r"^\*?\s+\d+\s+LWP \d+", out, re.M)) == 2
+    # elfutils (the symbolizer's unwinder) walks the same chain, into libc for both threads
+    p = subprocess.run(["eu-stack", "--core=%s" % path, "-e", str(MKCORE)], capture_output=True,
+                       text=True, timeout=60)
+    names = re.findall(r"^#\d+\s+0x[0-9a-f]+ (\w+)", p.stdout, re.M)
+    i = names.index("live_level3")
+    assert names[i:i + 4] == ["live_level3", "live_level2", "live_level1", "main"], p.stdout
+    assert "__libc_start_call_main" in names and "start_thread" in names, p.stdout
 
 
 # ---- compare with cores Linux and qemu-user write ----------------------------------------
