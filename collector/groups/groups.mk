@@ -47,3 +47,9 @@ $(TBIN)/grp-pool-run: $(OBJ)/tests/groups/grp-pool-run.o $(GRP_LIB) $(BUILD)/lib
 		$(BUILD)/lib/libnetdump.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(STORE_LDLIBS) $(GRP_LDLIBS)
+
+# Pool throughput (dumps/s by worker count), for `make bench`.
+BENCHES += bench-groups-pool
+.PHONY: bench-groups-pool
+bench-groups-pool: $(TBIN)/grp-pool-run $(TBIN)/store-import $(TBIN)/crasher $(BIN)/corecast-symbolize
+	@/usr/bin/python3 tests/groups/bench_pool.py
