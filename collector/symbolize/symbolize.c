@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -221,8 +222,23 @@ static bool elf_geometry(Elf *e, struct elf_geom *g)
     return true;
 }
 
-/* Walk the dynamic linker's r_debug list to report shared objects the sender named. */
-static void report_link_map(struct run *r, uint64_t dyn_addr, uint64_t dyn_size)
+/* Is this the object the link map entry describes?  Its dynamic section must sit at
+ * l_ld once loaded at l_addr: distinct objects practically never share that offset. */
+static bool layout_matches(struct run *r, const char *path, uint64_t l_addr, uint64_t l_ld)
+{
+    Elf *e = symcache_elf(r->cache, path);
+    struct elf_geom g;
+    bool ok = e && elf_geometry(e, &g) && g.type == ET_DYN && g.have_dyn &&
+              g.dyn_vaddr + l_addr == l_ld;
+    if (e)
+        elf_end(e);
+    return ok;
+}
+
+/* Walk the dynamic linker's r_debug list to report shared objects the sender named.
+ * An object whose name is unreadable (qemu-user does not dump the pages that hold the
+ * interpreter's name) is matched by layout against the hints not yet placed. */
+static void report_link_map(struct run *r, uint64_t dyn_addr, uint64_t dyn_size, size_t exe_hint)
 {
     const struct core_file *cf = &r->cf;
     unsigned w = cf->is64 ? 8 : 4;
@@ -239,11 +255,16 @@ static void report_link_map(struct run *r, uint64_t dyn_addr, uint64_t dyn_size)
     uint64_t lm;
     if (!rdebug || !core_read_word(cf, rdebug + w, &lm))     /* r_version is an int, padded */
         return;
+    bool *placed = calloc(r->opt->nhints + 1, sizeof *placed);
+    if (!placed)
+        return;
+    if (exe_hint < r->opt->nhints)
+        placed[exe_hint] = true;
     for (int guard = 0; lm && guard < 1024; guard++) {
-        uint64_t l_addr, l_name, l_next;
+        uint64_t l_addr, l_name, l_ld, l_next;
         if (!core_read_word(cf, lm, &l_addr) || !core_read_word(cf, lm + w, &l_name) ||
-            !core_read_word(cf, lm + 3 * w, &l_next))
-            return;
+            !core_read_word(cf, lm + 2 * w, &l_ld) || !core_read_word(cf, lm + 3 * w, &l_next))
+            break;
         char name[256] = "";
         for (size_t i = 0; i + 1 < sizeof name; i++) {
             if (!core_read(cf, l_name + i, &name[i], 1) || name[i] == 0) {
@@ -253,21 +274,34 @@ static void report_link_map(struct run *r, uint64_t dyn_addr, uint64_t dyn_size)
         }
         const char *base = strrchr(name, '/');
         base = base ? base + 1 : name;
-        for (size_t i = 0; *base && i < r->opt->nhints; i++) {
+        /* The first entry is the executable itself, already reported.  A hint is
+         * taken by name when both names are known, else by where its dynamic
+         * section landed. */
+        for (size_t i = 0; guard > 0 && i < r->opt->nhints; i++) {
             const struct sym_hint *h = &r->opt->hints[i];
             const char *hb = strrchr(h->name, '/');
             hb = hb ? hb + 1 : h->name;
-            if (strcmp(hb, base) != 0)
+            bool by_name = *base && *hb && strcmp(hb, base) == 0;
+            if (placed[i] || (*base && *hb && !by_name))
                 continue;
             char *path = locate_elf(r, h->build_id, NULL);
-            if (path) {
-                dwfl_report_elf(r->dwfl, base, path, -1, l_addr, false);
+            if (!path || (!by_name && !layout_matches(r, path, l_addr, l_ld))) {
                 free(path);
+                if (by_name)
+                    break;
+                continue;
             }
+            char label[24];
+            snprintf(label, sizeof label, "[%.16s]", h->build_id);
+            const char *mname = *base ? base : *hb ? hb : label;
+            if (dwfl_report_elf(r->dwfl, mname, path, -1, l_addr, false))
+                placed[i] = true;
+            free(path);
             break;
         }
         lm = l_next;
     }
+    free(placed);
 }
 
 /* Place the executable (from --exe or the session's build-ids) where the auxv says it
@@ -308,7 +342,7 @@ static void report_from_hints(struct run *r)
             if (r->cf.fname[0] && (i == 0 || !hint_name_for(r->opt, r->opt->hints[i - 1].build_id)))
                 name = r->cf.fname;
             if (dwfl_report_elf(r->dwfl, name, path, -1, bias, false) && g.have_dyn)
-                report_link_map(r, g.dyn_vaddr + bias, g.dyn_size);
+                report_link_map(r, g.dyn_vaddr + bias, g.dyn_size, i > 0 ? i - 1 : SIZE_MAX);
             free(path);
             return;
         }
@@ -331,6 +365,12 @@ static bool fb_function_at(void *arg, uint64_t addr, uint64_t *start)
         return false;
     *start = addr - off;
     return true;
+}
+
+static bool fb_in_module(void *arg, uint64_t addr)
+{
+    struct run *r = arg;
+    return dwfl_addrmodule(r->dwfl, addr) != NULL;
 }
 
 static bool fb_read_code(void *arg, uint64_t addr, void *buf, size_t len)
@@ -587,7 +627,7 @@ static enum sym_err symbolize_thread(struct run *r, struct sym_result *res, Dwfl
         rc = dwfl_getthread_frames(r->dwfl, (pid_t)ct->tid, cfi_frame_cb, &b);
     size_t nfb = 0;
     if (rc != 0 || b.n == 0) {
-        struct fb_ops ops = { fb_function_at, fb_read_code, r };
+        struct fb_ops ops = { fb_function_at, fb_read_code, fb_in_module, r };
         nfb = fb_unwind(&r->cf, r->rs, ct->regs, &ops, fb, max);
     }
     size_t n = merge_frames(cfi, b.n, rc, fb, nfb, all, max);

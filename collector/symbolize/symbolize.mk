@@ -30,10 +30,10 @@ SYM_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 UNIT_TESTS += $(TBIN)/test_sym_corefile $(TBIN)/test_sym_unwind
 $(TBIN)/test_sym_corefile: tests/unit/test_sym_corefile.c $(SYM_DIR)/corefile.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SYM_SAN) $^ -o $@ $(LDFLAGS) -lcmocka
+	$(CC) $(CFLAGS) $(SYM_SAN) $(filter %.c,$^) -o $@ $(LDFLAGS) -lcmocka
 $(TBIN)/test_sym_unwind: tests/unit/test_sym_unwind.c $(SYM_DIR)/unwind_fp.c $(SYM_DIR)/corefile.c $(SYM_DIR)/regs.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SYM_SAN) $^ -o $@ $(LDFLAGS) -lcmocka
+	$(CC) $(CFLAGS) $(SYM_SAN) $(filter %.c,$^) -o $@ $(LDFLAGS) -lcmocka
 
 # Storm driver: many cores through the library with one cache.
 TEST_TOOLS += $(TBIN)/corecast-symbench

@@ -148,8 +148,8 @@ bool fb_valid_return(const struct core_file *cf, const struct fb_ops *ops, uint6
     if (!call_before(cf, ops, ret, &target))
         return false;
     if (target != 0) {
-        uint64_t tstart;
-        if (!ops->function_at(ops->arg, cf->machine == EM_ARM ? (target & ~1ull) : target, &tstart))
+        uint64_t tstart, t = cf->machine == EM_ARM ? (target & ~1ull) : target;
+        if (!ops->function_at(ops->arg, t, &tstart) && !ops->in_module(ops->arg, t))
             return false;
     }
     return true;

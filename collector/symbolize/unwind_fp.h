@@ -16,6 +16,8 @@ struct fb_ops {
     bool (*function_at)(void *arg, uint64_t addr, uint64_t *start);
     /* Code bytes at addr, from the core or else from the module's file. */
     bool (*read_code)(void *arg, uint64_t addr, void *buf, size_t len);
+    /* True if addr lies in a reported module (PLT stubs have no symbol of their own). */
+    bool (*in_module)(void *arg, uint64_t addr);
     void *arg;
 };
 
@@ -33,7 +35,7 @@ size_t fb_unwind(const struct core_file *cf, const struct sym_regset *rs, const 
                  const struct fb_ops *ops, struct fb_frame *out, size_t max);
 
 /* True if ret is a plausible return address: just after a call instruction, inside a
- * known function, and (for direct calls) calling a known function. */
+ * known function, and (for direct calls) calling a known function or a module's PLT. */
 bool fb_valid_return(const struct core_file *cf, const struct fb_ops *ops, uint64_t ret);
 
 #endif

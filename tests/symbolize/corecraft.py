@@ -21,7 +21,12 @@ TARGETS = {
     "i386": {"cc": ["i686-linux-gnu-gcc", "-static"], "runner": ["qemu-i386"], "gdb": "gdb-multiarch"},
     "armhf": {"cc": ["arm-linux-gnueabihf-gcc", "-static", "-marm"], "runner": ["qemu-arm"],
               "gdb": "gdb-multiarch"},
+    # Dynamically linked against Debian's armhf cross libc, loaded by qemu from its prefix.
+    "armhf-dyn": {"cc": ["arm-linux-gnueabihf-gcc", "-marm"], "runner": ["qemu-arm"],
+                  "gdb": "gdb-multiarch", "env": {"QEMU_LD_PREFIX": "/usr/arm-linux-gnueabihf"}},
 }
+ARMHF_LIBS = ["/usr/arm-linux-gnueabihf/lib/libc.so.6",
+              "/usr/arm-linux-gnueabihf/lib/ld-linux-armhf.so.3"]
 
 
 def build(target, outdir):
@@ -42,7 +47,8 @@ def crash(target, exe, workdir):
     workdir = pathlib.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     t = TARGETS[target]
-    p = subprocess.run(t["runner"] + [str(exe)], cwd=workdir, preexec_fn=_core_limit,
+    env = dict(os.environ, **t.get("env", {}))
+    p = subprocess.run(t["runner"] + [str(exe)], cwd=workdir, preexec_fn=_core_limit, env=env,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
     assert p.returncode != 0, "test program did not crash"
     if t["runner"]:

@@ -199,3 +199,28 @@ def test_bad_arguments_fail_with_one_line(tmp_path):
     p = subprocess.run([str(corecraft.SYMBOLIZE), "--core", "x", "--buildid", "zz"],
                        capture_output=True, text=True)
     assert p.returncode != 0 and "--buildid" in p.stderr
+
+
+def test_dynamic_qemu_core_places_shared_objects_from_session_build_ids(crashed, tmp_path):
+    """A dynamically linked armhf program under qemu-user: no NT_FILE, no dumped text,
+    not even the interpreter's name.  With only the session's build-ids (no names) and
+    the files in the store, the executable is placed from the auxv and the shared
+    objects from the dynamic linker's list, each at its own address."""
+    exe, core = crashed("armhf-dyn")
+    store = tmp_path / "store"
+    files = [exe] + corecraft.ARMHF_LIBS
+    bids = [corecraft.store_file(store, f, "") for f in files]
+    doc = run_json(core, "--store", store, *sum((["--buildid", b] for b in bids), []))
+    mods = {m["build_id"]: m for m in doc["modules"]}
+    assert set(bids) <= set(mods), doc["modules"]
+    starts = {mods[b]["start"] for b in bids}
+    assert len(starts) == 3
+    frames = doc["threads"][0]["frames"]
+    assert [f["function"] for f in frames[:4]] == ["level3", "level2", "level1", "crashing_worker"]
+    # crashing_worker returns into libc (start_thread; Debian's libc has no .symtab)
+    assert frames[4]["build_id"] == bids[1]
+    assert len(doc["threads"]) == 4
+    # Without the libraries, the executable alone still symbolizes its own frames.
+    doc = run_json(core, "--store", store, "--buildid", bids[0])
+    assert [f["function"] for f in doc["threads"][0]["frames"][:4]] == \
+        ["level3", "level2", "level1", "crashing_worker"]

@@ -39,7 +39,14 @@ static bool fake_read_code(void *arg, uint64_t addr, void *buf, size_t len)
     return true;
 }
 
-static const struct fb_ops ops = { fake_function_at, fake_read_code, NULL };
+/* Module range: code plus a PLT-like gap after the functions. */
+static bool fake_in_module(void *arg, uint64_t addr)
+{
+    (void)arg;
+    return addr >= CODE_BASE && addr < CODE_BASE + 0x1000;
+}
+
+static const struct fb_ops ops = { fake_function_at, fake_read_code, fake_in_module, NULL };
 static struct core_seg seg;
 static struct core_file cf;
 
@@ -94,6 +101,8 @@ static void test_x86_return_needs_call_into_known_function(void **state)
     code[0x272] = 0x08;
     assert_true(fb_valid_return(&cf, &ops, 0x400015));
     assert_false(fb_valid_return(&cf, &ops, 0x400065));   /* target unknown */
+    x86_call(0x400070, 0x400800);           /* main -> a PLT stub: no symbol, in the module */
+    assert_true(fb_valid_return(&cf, &ops, 0x400075));
     assert_false(fb_valid_return(&cf, &ops, 0x400016));   /* not just after the call */
     assert_true(fb_valid_return(&cf, &ops, 0x400252));
     assert_true(fb_valid_return(&cf, &ops, 0x400273));
