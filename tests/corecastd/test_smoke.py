@@ -29,6 +29,20 @@ def wait_for(pred, timeout, what):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+RUNNING = []
+
+
+@pytest.fixture(autouse=True)
+def _reap_daemons():
+    """A failed assertion must not leave a daemon behind."""
+    yield
+    while RUNNING:
+        p = RUNNING.pop()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 class Daemon:
     def __init__(self, tmp, config=None, listen=("udp://127.0.0.1:0",)):
         self.tmp = tmp
@@ -42,6 +56,7 @@ class Daemon:
             args += ["--listen", url]
         self.logf = open(self.log, "w")
         self.proc = subprocess.Popen(args, stdout=self.logf, stderr=self.logf)
+        RUNNING.append(self.proc)
         ports = wait_for(self.ports, 10, "port file")
         self.port = ports[0]
 

@@ -33,6 +33,19 @@
 static char tmp[64];
 static const char *daemon_path;
 
+/* Daemons still running, so a failed assertion (which leaves its test early)
+ * does not leave one behind: the group teardown kills them. */
+static pid_t live[8];
+
+static void track(pid_t pid, int add)
+{
+	for (int i = 0; i < 8; i++)
+		if (add ? live[i] == 0 : live[i] == pid) {
+			live[i] = add ? pid : 0;
+			return;
+		}
+}
+
 struct daemon {
 	pid_t pid;
 	int port;
@@ -89,6 +102,8 @@ static void daemon_start(struct daemon *d, const char *name, const char *config)
 	snprintf(d->log, sizeof d->log, "%s", logname);
 	d->pid = fork();
 	assert_true(d->pid >= 0);
+	if (d->pid > 0)
+		track(d->pid, 1);
 	if (d->pid == 0) {
 		int fd = open(logname, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		dup2(fd, 2);
@@ -120,6 +135,7 @@ static int daemon_stop(struct daemon *d)
 
 	kill(d->pid, SIGTERM);
 	assert_int_equal(waitpid(d->pid, &st, 0), d->pid);
+	track(d->pid, 0);
 	d->pid = 0;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
@@ -128,6 +144,7 @@ static void daemon_kill(struct daemon *d)
 {
 	kill(d->pid, SIGKILL);
 	waitpid(d->pid, NULL, 0);
+	track(d->pid, 0);
 	d->pid = 0;
 }
 
@@ -522,6 +539,12 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	char cmd[128];
+
+	for (int i = 0; i < 8; i++)
+		if (live[i] > 0) {
+			kill(live[i], SIGKILL);
+			waitpid(live[i], NULL, 0);
+		}
 
 	snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
 	return system(cmd) == 0 ? 0 : -1;
