@@ -5,7 +5,8 @@
  * The kernel needs two properties (/chosen/bootargs and /memory's reg), so a
  * 100-line walker that checks every offset against totalsize is smaller and easier
  * to audit than cross-building libfdt for it.  The blob comes from firmware and is
- * treated as untrusted bytes: big-endian loads, no struct casts.
+ * treated as untrusted bytes: big-endian loads, no struct casts, every offset
+ * checked against totalsize, and totalsize against the caller's bound.
  */
 #define FDT_MAGIC 0xd00dfeed
 #define FDT_BEGIN_NODE 1
@@ -30,14 +31,15 @@ static int comp_match(const char *name, const char *comp, size_t clen)
 	return strlen(name) == clen && strncmp(name, comp, clen) == 0;
 }
 
-int fdt_find(const void *blob, const char *path, const char *prop, const void **val, uint32_t *len)
+int fdt_find(const void *blob, size_t maxlen, const char *path, const char *prop, const void **val,
+	     uint32_t *len)
 {
 	const uint8_t *b = blob;
-	if (!b || be32(b) != FDT_MAGIC)
+	if (!b || maxlen < 40 || be32(b) != FDT_MAGIC)
 		return -1;
 	uint32_t total = be32(b + 4), off_struct = be32(b + 8), off_strings = be32(b + 12);
 	uint32_t size_strings = be32(b + 32), size_struct = be32(b + 36);
-	if (total > (64u << 20) || off_struct > total || size_struct > total - off_struct ||
+	if (total > maxlen || total < 40 || off_struct > total || size_struct > total - off_struct ||
 	    off_strings > total || size_strings > total - off_strings)
 		return -1;
 	const uint8_t *s = b + off_struct, *end = s + size_struct;

@@ -16,6 +16,8 @@ int memcmp(const void *a, const void *b, size_t n);
 size_t strlen(const char *s);
 int strcmp(const char *a, const char *b);
 int strncmp(const char *a, const char *b, size_t n);
+
+/* parse.c */
 void k_strlcpy(char *d, const char *s, size_t n);
 int k_parse_u64(const char *s, size_t len, uint64_t *out);
 
@@ -30,7 +32,7 @@ uint64_t k_pages_free(void);
 uint64_t k_pages_total(void);
 
 /* fdt.c */
-int fdt_find(const void *fdt, const char *path, const char *prop, const void **val, uint32_t *len);
+int fdt_find(const void *fdt, size_t maxlen, const char *path, const char *prop, const void **val, uint32_t *len);
 
 /* bootargs.c: settings from /chosen/bootargs, with defaults from the config header */
 struct k_bootargs {

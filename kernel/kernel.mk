@@ -20,7 +20,7 @@ K_ASFLAGS := -march=rv64imafdc_zicsr_zifencei -mabi=lp64 -mcmodel=medany -I. -Ih
 
 K_HAL_SRCS := hal/riscv64/entry.S hal/riscv64/trapvec.S hal/riscv64/console.c \
               hal/riscv64/sbi.c hal/riscv64/mmu.c hal/riscv64/trap.c hal/riscv64/regset.c
-K_SRCS     := kernel/main.c kernel/printf.c kernel/string.c kernel/kalloc.c kernel/sched.c \
+K_SRCS     := kernel/main.c kernel/printf.c kernel/string.c kernel/parse.c kernel/kalloc.c kernel/sched.c \
               kernel/proc.c kernel/vm.c kernel/elf.c kernel/freeze.c kernel/trap.c \
               kernel/syscall.c kernel/fdt.c kernel/bootargs.c kernel/console.c kernel/dump.c kernel/image.c \
               kernel/coredump/writer.c kernel/coredump/serial.c kernel/coredump/crc32.c \
@@ -95,3 +95,19 @@ DEMO_STEPS += demo-kernel
 .PHONY: demo-kernel
 demo-kernel: $(K_ELF) $(PROGRAMS)
 	@bash tests/kernel/demo_kernel.sh
+
+# Host unit test of the FDT walker and boot-argument parser (ASan/UBSan) on the device
+# tree QEMU itself generates for -M virt.
+K_SAN       := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+K_TEST_DTB  := $(TBIN)/k_virt.dtb
+UNIT_TESTS  += $(TBIN)/test_k_bootcfg
+$(K_TEST_DTB): $(K_ELF)
+	@mkdir -p $(dir $@)
+	qemu-system-riscv64 -M virt,dumpdtb=$@ -m 128M -smp 1 -display none -kernel $(K_ELF) \
+		-append "run=hello:1 corecast.scope=all poweroff" >/dev/null
+$(OBJ)/ksan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(K_SAN) -Ihal/riscv64 -DK_TEST_DTB='"$(abspath $(K_TEST_DTB))"' -c $< -o $@
+$(TBIN)/test_k_bootcfg: $(OBJ)/ksan/tests/unit/test_k_bootcfg.o $(OBJ)/ksan/kernel/fdt.o \
+		$(OBJ)/ksan/kernel/bootargs.o $(OBJ)/ksan/kernel/parse.o | $(K_TEST_DTB)
+	$(CC) $(CFLAGS) $(K_SAN) $^ -o $@ $(LDFLAGS) -lcmocka

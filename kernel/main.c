@@ -2,6 +2,9 @@
 #include "kernel/proc.h"
 
 extern char __kernel_end[];
+
+/* The device tree is trusted to be at most this long (QEMU's is a few KiB; the pages are kept). */
+#define K_FDT_MAX (1UL << 20)
 void kmain(uint64_t hartid, const void *fdt);
 
 static void init_thread(void)
@@ -36,21 +39,21 @@ void kmain(uint64_t hartid, const void *fdt)
 	uint64_t ram_end = HAL_RAM_BASE + (128UL << 20);
 	const void *v;
 	uint32_t len;
-	if (fdt_find(fdt, "/memory", "reg", &v, &len) == 0 && len >= 16)
+	if (fdt_find(fdt, K_FDT_MAX, "/memory", "reg", &v, &len) == 0 && len >= 16)
 		ram_end = be64(v) + be64((const uint8_t *)v + 8);
 	/* The device tree sits in RAM above the kernel; keep its pages out of the allocator. */
 	uint64_t fdt_lo = (uint64_t)fdt & ~(HAL_PAGE_SIZE - 1);
 	uint64_t kend = (uint64_t)__kernel_end;
 	if (fdt_lo >= kend && fdt_lo < ram_end) {
 		kalloc_init(kend, fdt_lo);
-		kalloc_init(fdt_lo + (2UL << 20), ram_end);
+		kalloc_init(fdt_lo + K_FDT_MAX + HAL_PAGE_SIZE, ram_end);
 	} else {
 		kalloc_init(kend, ram_end);
 	}
 	if (hal_mmu_init() != 0)
 		k_panic("no memory for the kernel page table");
 	const char *args = "";
-	if (fdt_find(fdt, "/chosen", "bootargs", &v, &len) == 0 && len > 0 &&
+	if (fdt_find(fdt, K_FDT_MAX, "/chosen", "bootargs", &v, &len) == 0 && len > 0 &&
 	    ((const char *)v)[len - 1] == 0)
 		args = v;
 	bootargs_parse(args);
