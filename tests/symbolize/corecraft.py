@@ -21,6 +21,8 @@ TARGETS = {
     "i386": {"cc": ["i686-linux-gnu-gcc", "-static"], "runner": ["qemu-i386"], "gdb": "gdb-multiarch"},
     "armhf": {"cc": ["arm-linux-gnueabihf-gcc", "-static", "-marm"], "runner": ["qemu-arm"],
               "gdb": "gdb-multiarch"},
+    "aarch64": {"cc": ["aarch64-linux-gnu-gcc", "-static"], "runner": ["qemu-aarch64"],
+                "gdb": "gdb-multiarch"},
     # Dynamically linked against Debian's armhf cross libc, loaded by qemu from its prefix.
     "armhf-dyn": {"cc": ["arm-linux-gnueabihf-gcc", "-marm"], "runner": ["qemu-arm"],
                   "gdb": "gdb-multiarch", "env": {"QEMU_LD_PREFIX": "/usr/arm-linux-gnueabihf"}},

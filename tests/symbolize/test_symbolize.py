@@ -42,7 +42,7 @@ def named(funcs):
     return funcs
 
 
-@pytest.mark.parametrize("target", ["x86_64", "i386", "armhf"])
+@pytest.mark.parametrize("target", ["x86_64", "i386", "armhf", "aarch64"])
 def test_crashing_thread_matches_gdb_and_every_thread_present(crashed, target):
     exe, core = crashed(target)
     doc = run_json(core, "--exe", exe)
@@ -62,7 +62,7 @@ def test_crashing_thread_matches_gdb_and_every_thread_present(crashed, target):
     assert top["how"] == "initial" and top["file"].endswith("crash_threads.c") and top["line"] == 17
     assert all(f["how"] in ("cfi", "fp", "scan") for f in first["frames"][1:])
     assert doc["symbols_missing"] is False
-    pc_reg = {"x86_64": "rip", "i386": "eip", "armhf": "pc"}[target]
+    pc_reg = {"x86_64": "rip", "i386": "eip", "armhf": "pc", "aarch64": "pc"}[target]
     assert doc["registers"][pc_reg] == top["pc"]
     mod = [m for m in doc["modules"] if m["build_id"] == corecraft.build_id(exe)]
     assert len(mod) == 1 and mod[0]["symbols"] == "found"
