@@ -6,9 +6,8 @@ import subprocess
 
 import pytest
 
-import elfcore
-from conftest import BIN, TBIN
-from test_writer import MKCORE, mkcore, reference_core
+import cw_elfcore as elfcore
+from test_cw_core import BIN, MKCORE, mkcore, reference_core
 
 CTL = BIN / "corecastctl"
 

@@ -1,6 +1,7 @@
 """Core writer end to end: synthetic processes per arch -> core -> gdb-multiarch / eu-readelf."""
 import json
 import os
+import pathlib
 import re
 import shutil
 import struct
@@ -8,8 +9,11 @@ import subprocess
 
 import pytest
 
-import elfcore
-from conftest import ROOT, TBIN
+import cw_elfcore as elfcore
+# Paths computed here: another suite's conftest.py may be the "conftest" module.
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BIN = ROOT / "build" / "bin"
+TBIN = ROOT / "build" / "tests"
 
 MKCORE = TBIN / "cw_mkcore"
 ARCHES = ["riscv64", "aarch64", "armv7a", "ia32", "x86_64"]

@@ -3,8 +3,7 @@ import subprocess
 
 import pytest
 
-from conftest import TBIN
-from test_writer import MKCORE
+from test_cw_core import MKCORE, TBIN
 
 FUZZ = TBIN / "fuzz_serial_decode"
 
