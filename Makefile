@@ -23,6 +23,7 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += $(CSTD) $(WARN) -I. -MMD -MP
 LDFLAGS ?=
 PYTEST  := /usr/bin/python3 -m pytest
+NPROC   := $(shell nproc 2>/dev/null || echo 2)
 
 PROGRAMS   :=
 UNIT_TESTS :=
@@ -51,7 +52,7 @@ deps:
 
 # `make test`: install what is missing, build, run every suite, one summary.
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(TEST_BUILD)
+	@$(MAKE) --no-print-directory -j$(NPROC) all $(UNIT_TESTS) $(TEST_BUILD)
 	@scripts/run-tests $(UNIT_TESTS)
 
 unit: all $(UNIT_TESTS)
@@ -61,11 +62,11 @@ e2e: all
 	@scripts/run-tests --no-unit
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(NPROC) all
 	@set -e; for b in $(BENCHES); do $(MAKE) --no-print-directory $$b; done
 
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(NPROC) all
 	@set -e; for d in $(DEMO_STEPS); do $(MAKE) --no-print-directory $$d; done
 
 fuzz: $(FUZZERS)
