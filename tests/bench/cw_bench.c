@@ -92,6 +92,19 @@ int main(void)
 		plain[r] = (double)W.size / (t1 - t0) / 1e9;
 		hashed[r] = (double)W.size / (t2 - t1) / 1e9;
 	}
+	/* retransmission cost: random 1400-byte re-reads (one datagram's payload) */
+	double rr[RUNS];
+	static uint8_t pkt[1400];
+	srand(2);
+	for (int r = 0; r < RUNS; r++) {
+		const int n = 20000;
+		double t0 = now();
+		for (int i = 0; i < n; i++) {
+			uint64_t off = ((uint64_t)rand() << 16 ^ (uint64_t)rand()) % (W.size - sizeof pkt);
+			cw_read_range(&W, off, pkt, sizeof pkt);
+		}
+		rr[r] = (now() - t0) / n * 1e6;
+	}
 	size_t chars = 0;
 	const size_t ser_bytes = 16u << 20;
 	for (int r = 0; r < RUNS; r++) {
@@ -106,6 +119,7 @@ int main(void)
 	printf("bench cw: writer to null sink, %u MiB core:  %.2f GB/s (median of %d)\n", MEM_BYTES >> 20,
 	       median(plain), RUNS);
 	printf("bench cw: writer + SHA-256 (%s):           %.2f GB/s\n", nd_sha256_impl(), median(hashed));
+	printf("bench cw: cw_read_range of 1400 random bytes:  %.2f us each\n", median(rr));
 	printf("bench cw: serial encoding, 16 MiB core:         %.1f MB/s of core, %.2f text chars per byte\n",
 	       median(ser), (double)chars / (double)ser_bytes);
 	printf("bench cw: scratch RAM: writer %zu bytes (CW_MAX_SEGS %d, CW_CHUNK %d), serial sink %zu bytes\n",
