@@ -3,6 +3,7 @@ import json
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -224,3 +225,43 @@ def test_dynamic_qemu_core_places_shared_objects_from_session_build_ids(crashed,
     doc = run_json(core, "--store", store, "--buildid", bids[0])
     assert [f["function"] for f in doc["threads"][0]["frames"][:4]] == \
         ["level3", "level2", "level1", "crashing_worker"]
+
+
+def test_arm_threads_without_cfi_are_unwound_by_fallback(crashed):
+    """Debian's armhf glibc has no CFI libdwfl can use (ARM.exidx only): the idle
+    threads, stopped inside glibc, reach idle_worker only through the fallback."""
+    exe, core = crashed("armhf")
+    doc = run_json(core, "--exe", exe)
+    idle = [t for t in doc["threads"][1:]
+            if any(f["function"] == "idle_worker" for f in t["frames"])]
+    assert len(idle) == 2
+    for t in idle:
+        f = next(f for f in t["frames"] if f["function"] == "idle_worker")
+        assert f["how"] in ("fp", "scan")
+        assert f["file"].endswith("crash_threads.c")
+
+
+def test_storm_library_with_cache_gives_the_worker_output(crashed, tmp_path):
+    """Cores of one build through the cached library: each document is byte-identical
+    to what the standalone worker prints for that core."""
+    exe, core = crashed("x86_64")
+    base = bytearray(core.read_bytes())
+    paths = []
+    for k in range(3):
+        p = tmp_path / f"dev{k}.core"
+        b = bytearray(base)
+        # vary the crashing thread's rax so each core is distinct
+        i = b.find(b"CORE\0\0\0\0")
+        struct.pack_into("<Q", b, i + 8 + 112 + 10 * 8, 0xdead0000 + k)
+        p.write_bytes(b)
+        paths.append(p)
+    out = tmp_path / "storm.jsonl"
+    subprocess.run([str(corecraft.TBIN / "corecast-symbench"), "--out", str(out), *map(str, paths)],
+                   check=True, capture_output=True)
+    docs = out.read_text().splitlines()
+    assert len(docs) == 3
+    for p, d in zip(paths, docs):
+        single = corecraft.symbolize(p)
+        assert single.returncode == 0
+        assert d + "\n" == single.stdout
+    assert json.loads(docs[1])["registers"]["rax"] == hex(0xdead0001)
