@@ -9,6 +9,9 @@
 
 #define NOT_STARTED UINT64_MAX
 
+#define ND_TX_REO_MIN_US 50
+#define ND_TX_REO_MAX_US 1000
+
 void nd_tx_cfg_default(struct nd_tx_cfg *cfg)
 {
 	cfg->window = ND_TX_DEFAULT_WINDOW;
@@ -215,6 +218,23 @@ static void on_timer(struct nd_tx *tx, uint64_t now)
 
 /* ---- input ---- */
 
+/*
+ * The collector accepts data up to window x max_payload bytes beyond its
+ * cumulative point (that is what it checks), so with packets smaller than its
+ * maximum more of them fit: a 1024-packet window at an 8 KiB maximum holds
+ * 5890 default-size packets.  Using the byte window keeps a high-delay path
+ * full and leaves slack to keep sending while a hole is being repaired.
+ */
+static void set_window(struct nd_tx *tx, uint32_t peer_window)
+{
+	uint64_t w = (uint64_t)peer_window * tx->peer_payload / tx->payload;
+
+	tx->peer_window = peer_window;
+	if (w < 1)
+		w = 1;
+	tx->window = tx->cfg.window < w ? tx->cfg.window : (uint32_t)w;
+}
+
 static void on_open_ack(struct nd_tx *tx, uint64_t now, uint64_t cookie,
                         const struct nd_open_ack *oa)
 {
@@ -222,9 +242,9 @@ static void on_open_ack(struct nd_tx *tx, uint64_t now, uint64_t cookie,
 
 	heard(tx, now);
 	tx->cookie = cookie;
-	tx->peer_window = oa->window;
-	tx->window = tx->cfg.window < oa->window ? tx->cfg.window : oa->window;
 	tx->payload = tx->cfg.payload < oa->max_payload ? tx->cfg.payload : oa->max_payload;
+	tx->peer_payload = oa->max_payload;
+	set_window(tx, oa->window);
 	tx->base = oa->resume < size ? oa->resume : size;
 	tx->npkts = (size - tx->base + tx->payload - 1) / tx->payload;
 	tx->una = tx->nxt = 0;
@@ -253,8 +273,7 @@ static void on_ack(struct nd_tx *tx, uint64_t now, const struct nd_ack *a)
 	}
 	if (tx->state != ND_TX_SENDING)
 		return;
-	tx->peer_window = a->window;
-	tx->window = tx->cfg.window < a->window ? tx->cfg.window : a->window;
+	set_window(tx, a->window);
 
 	if (a->has_echo) {
 		int32_t r = ts_diff((uint32_t)now, a->tsecr);
@@ -309,12 +328,29 @@ static void on_ack(struct nd_tx *tx, uint64_t now, const struct nd_ack *a)
 
 	/* Time-based loss detection: a packet sent sufficiently before one the
 	 * collector has received, and not itself held, was lost.  The tolerance
-	 * (a quarter RTT, at least 50 us) absorbs mild reordering. */
+	 * (a quarter RTT, within 50 us .. 1 ms) absorbs mild reordering; it is
+	 * capped because on a long path every extra millisecond of doubt keeps
+	 * the window stuck behind the hole, while a wrong guess costs only one
+	 * redundant packet. */
 	if (tx->have_rack) {
 		uint64_t reo = tx->srtt / 4;
-		if (reo < 50)
-			reo = 50;
-		for (uint64_t k = tx->una; k < tx->nxt; k++) {
+		if (reo < ND_TX_REO_MIN_US)
+			reo = ND_TX_REO_MIN_US;
+		if (reo > ND_TX_REO_MAX_US)
+			reo = ND_TX_REO_MAX_US;
+		/* A full ACK may leave held ranges out: it lists the range of the
+		 * latest packet (often a low retransmission), then the lowest
+		 * ones.  Above the last of those nothing is known for sure, so
+		 * nothing there is declared lost; as the low holes fill, later
+		 * ACKs describe it (and the timer covers the rest). */
+		uint64_t known_hi = UINT64_MAX;
+		if (a->nsack == ND_ACK_MAX_SACK) {
+			known_hi = 0;
+			for (unsigned i = 1; i < a->nsack; i++)
+				if (a->sack[i].end > known_hi)
+					known_hi = a->sack[i].end;
+		}
+		for (uint64_t k = tx->una; k < tx->nxt && pkt_end(tx, k) <= known_hi; k++) {
 			struct nd_tx_slot *s = slot(tx, k);
 			if (!(s->flags & (F_SACKED | F_LOST)) &&
 			    ts_diff(tx->rack_ts, s->sent) > (int32_t)reo)

@@ -22,15 +22,16 @@
  * a frozen process): retransmissions re-read, nothing is buffered here.
  *
  * Sending: the core is cut into packets of P bytes (P = min(own payload, peer's
- * max_payload)) starting at the collector's resume point.  At most
- * W = min(own window, peer window) packets are in flight.  Loss is detected from
+ * max_payload)) starting at the collector's resume point.  The collector's
+ * window is window x max_payload bytes beyond its cumulative point; at most
+ * W = min(own window, that many bytes / P) packets are in flight.  Loss is detected from
  * the ACKs' timestamp echo (a packet sent before one the collector has received
  * and not itself acknowledged is lost, RACK-style) and by the retransmission
  * timeout (RFC 6298 estimator, exponential backoff).  The window is not reduced
  * on loss: the path is a LAN and the collector states its window.
  */
 
-#define ND_TX_WINDOW_MAX       2048  /* packets in flight; size of the scoreboard */
+#define ND_TX_WINDOW_MAX       4096  /* packets in flight; size of the scoreboard */
 #define ND_TX_DEFAULT_WINDOW   1024
 #define ND_TX_RTO_INIT_US      250000u   /* before the first RTT sample */
 #define ND_TX_RTO_MIN_US       10000u    /* LAN: a 1 s floor would stall recovery */
@@ -100,7 +101,7 @@ struct nd_tx_slot {
 	uint8_t pad[3];
 };
 
-/* Sender state; caller-owned, ~17 KiB: keep it off small stacks.  Private fields. */
+/* Sender state; caller-owned, ~34 KiB: keep it off small stacks.  Private fields. */
 struct nd_tx {
 	struct nd_tx_cfg cfg;
 	struct nd_meta meta;
@@ -115,7 +116,8 @@ struct nd_tx {
 	uint64_t nonce;          /* of the current open attempt */
 	uint32_t window;         /* effective window, packets */
 	uint32_t payload;        /* effective payload, bytes */
-	uint32_t peer_window;
+	uint32_t peer_window;    /* packets of peer_payload bytes */
+	uint32_t peer_payload;
 
 	/* packet k covers [base + k*payload, min(base + (k+1)*payload, size)) */
 	uint64_t base;

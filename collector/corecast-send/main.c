@@ -176,7 +176,7 @@ int main(int argc, char **argv)
 		case O_DEVICE: device = optarg; break;
 		case O_WINDOW:
 			if (parse_u64(optarg, ND_TX_WINDOW_MAX, &window) || window < 1)
-				return die_usage("--window must be 1..2048, not '%s'", optarg);
+				return die_usage("--window must be 1..4096, not '%s'", optarg);
 			break;
 		case O_PAYLOAD:
 			if (parse_u64(optarg, ND_PAYLOAD_MAX, &payload) || payload < ND_PAYLOAD_MIN)
