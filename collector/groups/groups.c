@@ -389,6 +389,7 @@ enum grp_err grp_record_result(sqlite3 *db, const struct grp_dump *d, const char
 		sig_free(&s);
 		return GRP_E_NOMEM;
 	}
+	snprintf(out->missing, sizeof(out->missing), "%s", missing);
 	memcpy(out->signature, s.hex, sizeof(out->signature));
 	snprintf(out->title, sizeof(out->title), "%s", s.title);
 	snprintf(out->canonical, sizeof(out->canonical), "%s", s.canonical);

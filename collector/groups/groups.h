@@ -53,6 +53,7 @@ struct grp_outcome {
 	char title[256];
 	char canonical[2048];   /* the signed text (cut if longer, for hooks and logs) */
 	const char *status;     /* "done" or "symbols-missing" */
+	char missing[1024];     /* " id1 id2 ": build-ids without symbols (cut if longer) */
 	char detail[256];       /* on GRP_E_JSON / GRP_E_SIGNATURE: why */
 };
 

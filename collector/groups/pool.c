@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -47,6 +48,7 @@ struct job {
 	bool exited, status_lost, timed_out;
 	int status;
 	int64_t deadline_ms;
+	time_t started;            /* wall clock, to spot symbols filed meanwhile */
 	unsigned timeout_s, cpu_s;
 	uint64_t memory;
 	struct store_rec rec;
@@ -495,6 +497,7 @@ static bool start_job(struct pool *p, int slot, uint64_t id)
 	j->pidfd = (int)syscall(SYS_pidfd_open, j->pid, 0);
 	j->active = true;
 	j->deadline_ms = now_ms() + (int64_t)j->timeout_s * 1000;
+	j->started = time(NULL);
 	watch(p, j->out_fd, slot, EV_OUT);
 	watch(p, j->err_fd, slot, EV_ERR);
 	if (j->pidfd >= 0)
@@ -631,6 +634,31 @@ static void run_hook(struct pool *p, const char *cmd, const char *event, const s
 		     strerror(-rc));
 }
 
+/* Was a file for one of the missing build-ids filed since the job started? */
+static bool symbols_arrived(struct pool *p, const struct job *j, const char *missing)
+{
+	char id[130], *path;
+	const char *s = missing;
+	int len;
+
+	while (sscanf(s, " %129s%n", id, &len) == 1) {
+		s += len;
+		if (strlen(id) < 3)
+			continue;
+		for (int k = 0; k < 2; k++) {
+			struct stat stb;
+			if (asprintf(&path, "%s/.build-id/%.2s/%s%s", store_dir(p->st), id, id + 2,
+				     k ? ".debug" : "") < 0)
+				return false;
+			int rc = stat(path, &stb);
+			free(path);
+			if (rc == 0 && stb.st_mtime >= j->started)
+				return true;
+		}
+	}
+	return false;
+}
+
 static void finish_job(struct pool *p, struct job *j)
 {
 	char line[256], why[512];
@@ -698,6 +726,13 @@ static void finish_job(struct pool *p, struct job *j)
 	     o.status, o.signature,
 	     o.event == GRP_EV_NEW_GROUP ? " (new)" : o.event == GRP_EV_REGRESSION ?
 	     " (regression: reopened)" : "", o.title);
+	if (strcmp(o.status, "symbols-missing") == 0 && symbols_arrived(p, j, o.missing)) {
+		/* `symbols add` ran while this worker did: it found the dump still
+		 * pending, not symbols-missing, so it could not queue it; do it here */
+		plog(p, 6, "dump %" PRIu64 ": symbols were added during symbolization, "
+		     "symbolizing again", j->id);
+		grp_mark_pending(p->db, j->id);
+	}
 	if (o.event == GRP_EV_NEW_GROUP)
 		run_hook(p, p->on_new_group, "new-group", j, &o);
 	else if (o.event == GRP_EV_REGRESSION)

@@ -410,3 +410,30 @@ def test_debug_places_a_qemu_user_core_and_picks_gdb_multiarch(tmp_path, progs):
     p = subprocess.run([str(CTL), "--store", str(store), "debug", str(native)], env=env,
                        capture_output=True, text=True)
     assert p.stdout.startswith("gdb "), p.stdout
+
+
+def test_symbols_added_while_the_worker_runs_are_not_lost(tmp_path, progs):
+    """`symbols add` during a job finds the dump pending (not yet symbols-missing)
+    and cannot queue it; the pool notices the file arrived and runs it again."""
+    work = tmp_path / "device"
+    work.mkdir()
+    stripped = work / "bugs"
+    shutil.copy(progs["bugs"], stripped)
+    subprocess.run(["strip", str(stripped)], check=True)
+    core = crash(stripped, work / "run", "segv")
+    stripped.unlink()
+    store = tmp_path / "store"
+    dump = store_import(store, core, "dev-1")
+    # a worker that symbolizes (symbols missing), then, before it reports, the
+    # operator files the symbols
+    wrapper = write_script(tmp_path / "sym.sh", f'''out=$("{SYMBOLIZER}" "$@") || exit $?
+"{CTL}" --store "{store}" symbols add "{progs["bugs"]}" > "{tmp_path}/add.$$" 2>&1
+printf '%s' "$out"
+''')
+    stats, log = pool_run(store, symbolizer=wrapper)
+    adds = [p.read_text() for p in tmp_path.glob("add.*")]
+    assert any("added" in a and "queued" not in a for a in adds), adds
+    assert "symbols were added during symbolization" in log
+    assert stats["symbols_missing"] == 1 and stats["done"] == 1, (stats, log)
+    assert info(store, dump)["symbolization"]["status"] == "done"
+    assert groups(store)[0]["title"] == "SIGSEGV in bug_level3 <- bug_level2 <- bug_level1"
