@@ -5,7 +5,8 @@ its default window, against a raw UDP blast on the same path (the ceiling).
 
 Delay and loss apply to both directions, as netem on a loopback interface would: the
 round-trip time grows by twice the delay.  Default-window and blast figures are the
-median of --runs runs; a window-1 run is bounded to --w1-seconds (corecast-send
+median of --runs runs, taken alternately (a blast sends --blast-mib, 256 MiB by default,
+and its rate is what the sink received between its first and last datagram); a window-1 run is bounded to --w1-seconds (corecast-send
 --max-seconds) and its rate is the core bytes the collector acknowledged in that time
 (the sender's --stats line), so a 10 ms stop-and-wait run does not take an hour.  MB = 10^6 bytes.
 
@@ -91,6 +92,9 @@ def main():
     ap.add_argument("--w1-seconds", type=float, default=4.0)
     ap.add_argument("--alloc-mib", type=int, default=63,
                     help="crasher ballast; 63 MiB makes a core of about 64 MiB")
+    ap.add_argument("--blast-mib", type=int, default=256,
+                    help="bytes per blast run: longer than the core, so a scheduling "
+                         "hiccup on a shared machine does not decide the ceiling")
     ap.add_argument("--delays", default="0,1,10")
     ap.add_argument("--losses", default="0,1")
     ap.add_argument("--out", default=str(H.ROOT / "build" / "bench" / "throughput.json"))
@@ -111,7 +115,7 @@ def main():
                 # elsewhere on the machine hits both sides of the ratio alike.
                 blasts, defaults = [], []
                 for i in range(a.runs):
-                    blasts.append(blast(work, delay, loss, core["size"], seed + i))
+                    blasts.append(blast(work, delay, loss, a.blast_mib << 20, seed + i))
                     defaults.append(send_full(work, core, delay, loss, seed + i))
                 row["blast"] = statistics.median(blasts)
                 row["default"] = statistics.median(defaults)
