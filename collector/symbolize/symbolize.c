@@ -453,8 +453,8 @@ static const char *preferred_alias(Dwfl_Module *mod, const char *name, const GEl
 /* Symbolic frames for one pc: inlined call sites innermost first, then the real
  * function.  lookup is pc for the initial frame and pc-1 for return addresses, so a
  * call at the end of a function resolves to that function and its call line. */
-static void describe_pc(struct run *r, Dwfl_Module *mod, const char *bid, uint64_t lookup,
-                        uint64_t pc, struct symcache_entry *ent)
+static void describe_pc(Dwfl_Module *mod, uint64_t lookup, uint64_t pc,
+                        struct symcache_entry *ent)
 {
     GElf_Addr lo;
     dwfl_module_info(mod, NULL, &lo, NULL, NULL, NULL, NULL, NULL);
@@ -509,8 +509,6 @@ static void describe_pc(struct run *r, Dwfl_Module *mod, const char *bid, uint64
         shown = preferred_alias(mod, fname, &sym, fstart);
     symcache_entry_add(ent, shown, fname ? pc - fstart : pc - lo, file, line, false);
     free(scopes);
-    (void)bid;
-    (void)r;
 }
 
 /* ---- result assembly ---- */
@@ -660,7 +658,7 @@ static enum sym_err symbolize_thread(struct run *r, struct sym_result *res, Dwfl
                 err = SYM_E_NOMEM;
                 goto out;
             }
-            describe_pc(r, mod, bid, lookup, pc, ne);
+            describe_pc(mod, lookup, pc, ne);
             /* Only files identified by build-id are the same for the next core. */
             ent = bid[0] ? symcache_sym_put(r->cache, key, pc - lo, is_ret, ne) : ne;
             if (!bid[0])

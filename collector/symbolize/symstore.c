@@ -57,8 +57,8 @@ bool symstore_file_build_id(const char *path, char *out, size_t outlen)
     elf_version(EV_CURRENT);
     Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
     bool ok = false;
-    size_t phnum = 0, shnum = 0;
-    /* Section notes first (files on disk), then program-header notes. */
+    size_t shnum = 0;
+    /* Files on disk keep their build-id in a SHT_NOTE section. */
     if (e && elf_kind(e) == ELF_K_ELF && elf_getshdrnum(e, &shnum) == 0) {
         for (Elf_Scn *s = NULL; !ok && (s = elf_nextscn(e, s)) != NULL;) {
             GElf_Shdr sh;
@@ -81,7 +81,6 @@ bool symstore_file_build_id(const char *path, char *out, size_t outlen)
             }
         }
     }
-    (void)phnum;
     if (e)
         elf_end(e);
     close(fd);
