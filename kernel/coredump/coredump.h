@@ -228,6 +228,11 @@ enum cw_err cw_read_range(struct cw_writer *w, uint64_t off, void *buf, size_t l
  * Valid after cw_begin. */
 enum cw_err cw_meta(struct cw_writer *w, struct nd_meta *m);
 
+/* cw_read_range in the shape of netdump's nd_read_fn (netdump/tx.h), so the sender
+ * reads the core straight from the writer: nd_tx_init(&tx, &cfg, &meta, cw_nd_read, w).
+ * Returns 0, or -(enum cw_err). */
+int cw_nd_read(void *writer, uint64_t off, void *buf, size_t len);
+
 /* Exact core size (valid after cw_begin). */
 static inline uint64_t cw_size(const struct cw_writer *w) { return w->size; }
 

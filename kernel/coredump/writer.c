@@ -979,3 +979,9 @@ enum cw_err cw_meta(struct cw_writer *w, struct nd_meta *m)
 	}
 	return CW_OK;
 }
+
+int cw_nd_read(void *writer, uint64_t off, void *buf, size_t len)
+{
+	enum cw_err e = cw_read_range(writer, off, buf, len);
+	return e == CW_OK ? 0 : -(int)e;
+}

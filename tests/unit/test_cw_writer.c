@@ -11,6 +11,7 @@
 #include "hal/armv7a/regset.h"
 #include "hal/riscv64/regset.h"
 #include "kernel/coredump/coredump.h"
+#include "netdump/tx.h"
 
 /* A small process: 3 threads, text/data/heap/3 stacks, one image, an unreadable hole. */
 struct fake {
@@ -371,6 +372,21 @@ static void test_meta_matches_the_core(void **state)
 	assert_string_equal(m.buildids[0].name, "unit");
 }
 
+static void test_nd_read_adapter_matches_read_range(void **state)
+{
+	(void)state;
+	struct fake f;
+	size_t len;
+	uint8_t sha[32], b[700];
+	fake_init(&f, &cw_arch_riscv64);
+	uint8_t *c = stream(&f, NULL, &len, sha);
+	nd_read_fn fn = cw_nd_read;                   /* the type netdump's sender takes */
+	assert_int_equal(fn(&W, 1000, b, sizeof b), 0);
+	assert_memory_equal(b, c + 1000, sizeof b);
+	assert_int_equal(fn(&W, len - 10, b, 20), -(int)CW_E_RANGE);
+	free(c);
+}
+
 static void test_wild_sp_dumps_no_stack_and_overflow_does(void **state)
 {
 	(void)state;
@@ -453,6 +469,7 @@ int main(void)
 		cmocka_unit_test(test_memory_is_read_in_bounded_chunks),
 		cmocka_unit_test(test_meta_matches_the_core),
 		cmocka_unit_test(test_wild_sp_dumps_no_stack_and_overflow_does),
+		cmocka_unit_test(test_nd_read_adapter_matches_read_range),
 		cmocka_unit_test(test_unsorted_or_unaligned_maps_are_refused),
 		cmocka_unit_test(test_more_maps_than_segments_keeps_maps_with_contents),
 	};
