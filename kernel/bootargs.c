@@ -10,6 +10,9 @@
  *   corecast.total_cap=N[K|M]  bytes of memory per core, 0 = no cap
  *   corecast.thread_cap=N      threads per core, 0 = all
  *   corecast.device=ID         device id in every core (default: qemu-riscv64)
+ *   test.yield_in_create, test.yield_in_fault   fault injection for the test suite: the
+ *                              kernel gives up the hart inside thread creation / between
+ *                              a fault and its freeze, making those races deterministic
  */
 struct k_bootargs k_args;
 
@@ -30,6 +33,10 @@ static void word(const char *w, size_t n)
 	uint64_t num;
 	if (n == 8 && strncmp(w, "poweroff", 8) == 0) {
 		k_args.poweroff = 1;
+	} else if (n == 20 && strncmp(w, "test.yield_in_create", 20) == 0) {
+		k_args.test_yield_create = 1;
+	} else if (n == 19 && strncmp(w, "test.yield_in_fault", 19) == 0) {
+		k_args.test_yield_fault = 1;
 	} else if (word_is(w, n, "run=", &v, &vl)) {
 		if (k_args.nrun < K_MAX_RUN && vl > 0 && vl < K_RUN_MAX) {
 			memcpy(k_args.run[k_args.nrun], v, vl);

@@ -58,17 +58,19 @@ static int all_frozen(struct proc *p, struct thread *me)
 void proc_freeze(struct proc *p)
 {
 	struct thread *me = k_cur;
-	/* One freezer at a time: a second fault (or dump request) in the process waits. */
-	while (p->freezer && p->freezer != me) {
-		if (me->proc == p) {
-			if (p->killed || p->exiting)
-				thread_exit_current();
-			if (me->freeze_pending) {
-				freeze_self(p);
-				continue;
-			}
-		}
-		k_sleep(&p->ch_unfreeze, 0);
+	/*
+	 * One freezer at a time: a second fault (or dump request) in the process waits,
+	 * frozen like any other thread, and leaves if the first one ends in a kill.
+	 */
+	for (;;) {
+		if (me->proc == p && (p->killed || p->exiting))
+			thread_exit_current();
+		if (!p->freezer || p->freezer == me)
+			break;
+		if (me->proc == p && me->freeze_pending)
+			freeze_self(p);
+		else
+			k_sleep(&p->ch_unfreeze, 0);
 	}
 	p->freezer = me;
 	for (int i = 0; i < K_MAX_THREADS; i++) {
@@ -77,7 +79,7 @@ void proc_freeze(struct proc *p)
 			continue;
 		t->freeze_pending = 1;
 		if (t->in_kernel_section)
-			k_printf("[k] freeze pid=%d: tid=%d finishes its system call first\n", p->pid,
+			k_printf("[k] freeze pid=%d: tid=%d finishes its kernel work first\n", p->pid,
 				 t->tid);
 		k_interrupt(t);
 	}
@@ -122,6 +124,14 @@ void k_fault(int sig, const char *cause, uint64_t addr)
 		 t->tid, p->name, cause, hal_tf_pc(&t->tf), addr, k_signame(sig));
 	if (p->killed || p->exiting)
 		thread_exit_current();
+	if (k_args.test_yield_fault) {
+		/* Test hook: let another thread run (and fault) before this one freezes. */
+		t->in_kernel_section = 1;
+		sched_yield();
+		t->in_kernel_section = 0;
+	}
+	if (p->freezer && p->freezer != t)
+		k_printf("[k] fault pid=%d tid=%d: waits for the freeze in progress\n", p->pid, t->tid);
 	uint64_t t0 = hal_time_ns();
 	proc_freeze(p);
 	uint64_t t1 = hal_time_ns();

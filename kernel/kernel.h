@@ -43,6 +43,8 @@ struct k_bootargs {
 	uint64_t stack_cap, total_cap;   /* bytes, 0 = unlimited */
 	uint32_t thread_cap;             /* 0 = unlimited */
 	char device[64];
+	int test_yield_create;           /* test hooks: yield inside thread creation, */
+	int test_yield_fault;            /* and between a fault and its freeze */
 	int bad;                         /* count of unknown or malformed words */
 };
 extern struct k_bootargs k_args;

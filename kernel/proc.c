@@ -86,6 +86,7 @@ static void start_thread(struct thread *t)
 {
 	struct proc *p = t->proc;
 	if (p->freezer) {
+		k_printf("[k] freeze pid=%d: tid=%d born frozen\n", p->pid, t->tid);
 		t->freeze_pending = 1;
 		t->state = T_FROZEN;
 		k_wakeup(&p->ch_freeze);
@@ -99,6 +100,12 @@ int thread_create_user(struct proc *p, uint64_t entry, uint64_t arg, uint64_t tp
 	struct thread *t = new_user_thread(p, entry, arg, 0, tp, prio, 0);
 	if (!t)
 		return -K_EAGAIN;
+	if (k_args.test_yield_create) {
+		/* Test hook: give up the hart between building and starting the thread. */
+		k_cur->in_kernel_section = 1;
+		sched_yield();
+		k_cur->in_kernel_section = 0;
+	}
 	start_thread(t);
 	return t->tid;
 }

@@ -15,6 +15,8 @@
  *   delay=MS    run this long before the fault (default 300)
  *   progress=N  print N progress lines (mode=none)
  *   writer=1    a thread writing 4 KiB lines, each in one (long, preemptible) system call
+ *   spawner=1   a thread creating short-lived threads without pause; main spins, then faults
+ *   faulters=1  a second thread that faults as soon as main does
  */
 static cc_mutex_t held = CC_MUTEX_INIT;      /* main holds it: mutex waiters block forever */
 static cc_mutex_t cv_lock = CC_MUTEX_INIT;
@@ -72,6 +74,31 @@ static void writer(void *arg)
 	line[sizeof(line) - 1] = '\n';
 	for (;;)
 		cc_syscall(SYS_write, (long)line, sizeof(line), 0, 0);
+}
+
+static int crash_segv(int depth_marker);
+
+static void short_lived(void *arg)
+{
+	(void)arg;
+}
+
+static void spawner(void *arg)
+{
+	(void)arg;
+	for (;;)
+		if (cc_thread_create(short_lived, NULL, K_PRIO_DEFAULT) < 0)
+			cc_yield();
+}
+
+static volatile int fault_now;
+
+static void second_faulter(void *arg)
+{
+	(void)arg;
+	while (!fault_now)
+		;
+	crash_segv(2);
 }
 
 static void churn_worker(void *arg)
@@ -190,6 +217,15 @@ int main(int argc, char **argv)
 		cc_thread_create(churn_manager, NULL, K_PRIO_DEFAULT);
 	if (atoi(opt(argc, argv, "writer", "0")))
 		cc_thread_create(writer, NULL, K_PRIO_DEFAULT);
+	int spin_delay = 0;
+	if (atoi(opt(argc, argv, "spawner", "0"))) {
+		cc_thread_create(spawner, NULL, K_PRIO_DEFAULT);
+		spin_delay = 1; /* stay runnable, so every yield of the spawner lands here */
+	}
+	if (atoi(opt(argc, argv, "faulters", "0"))) {
+		cc_thread_create(second_faulter, NULL, K_PRIO_DEFAULT);
+		spin_delay = 1;
+	}
 	if (mem > 0) {
 		size_t bytes = (size_t)mem << 20;
 		uint8_t *m = cc_mmap(bytes, K_PROT_READ | K_PROT_WRITE);
@@ -204,7 +240,13 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	cc_sleep_ms((uint64_t)delay);
+	if (spin_delay) {
+		uint64_t end = cc_time_ns() + (uint64_t)delay * 1000000UL;
+		while (cc_time_ns() < end)
+			;
+	} else {
+		cc_sleep_ms((uint64_t)delay);
+	}
 	if (dump) {
 		printf("crashdemo: requesting dump\n");
 		cc_dump();
@@ -220,6 +262,7 @@ int main(int argc, char **argv)
 		exit(0);
 	}
 	printf("crashdemo: crashing now (%s) churned=%lu\n", mode, churn_count);
+	fault_now = 1;
 	do_crash(mode, fp);
 	printf("crashdemo: mode %s did not crash\n", mode);
 	return 1;

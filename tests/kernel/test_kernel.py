@@ -283,10 +283,42 @@ def test_console_log_imports_into_collector_store(tmp_path):
 def test_thread_in_uninterruptible_syscall_finishes_before_freeze(tmp_path):
     out = kvm.run("run=crashdemo:mode=segv:writer=1:delay=100 poweroff", timeout=90)
     # The writer was preempted inside a 4 KiB console write when the fault came ...
-    assert re.search(r"\[k\] freeze pid=1: tid=\d+ finishes its system call first", out), out[-500:]
+    assert re.search(r"\[k\] freeze pid=1: tid=\d+ finishes its kernel work first", out), out[-500:]
     # ... and every write it started completed before the dump began.
     before = out[out.index("[k] spawn pid=1"):out.index(serialcore.START)]
     assert before.count("W") % 4096 == 0 and before.count("W") >= 4096
     d, core = only_dump(out, tmp_path)
     g = kvm.gdb(core, CRASHDEMO, "thread apply all bt")
     assert re.search(r"cc_syscall \(n=1,", g) and "writer" in g, g
+
+
+def test_thread_created_during_freeze_is_born_frozen(tmp_path):
+    # test.yield_in_create parks the spawner inside thread creation when main faults.
+    out = kvm.run("run=crashdemo:mode=segv:spawner=1:delay=200 test.yield_in_create poweroff",
+                  timeout=90)
+    m = re.search(r"\[k\] freeze pid=1: tid=(\d+) born frozen", out)
+    assert m, out[-2000:]
+    born = int(m.group(1))
+    d, core = only_dump(out, tmp_path)
+    tids = kvm.prstatus_tids(d.core)
+    assert born in tids and len(tids) == len(set(tids))
+    g = kvm.gdb(core, CRASHDEMO, "thread apply all bt 1")
+    # It never ran: frozen at its entry point, with the spawner right after its ecall.
+    assert re.search(rf"LWP {born}\)[^#]*#0\s+thread_entry", g), g
+    assert "status=signal 11" in out
+
+
+def test_second_fault_during_freeze_waits_and_is_dumped_once(tmp_path):
+    # test.yield_in_fault lets the second thread fault before the first one freezes.
+    out = kvm.run("run=crashdemo:mode=segv:faulters=1:delay=200 test.yield_in_fault poweroff",
+                  timeout=90)
+    faults = re.findall(r"\[k\] fault pid=1 tid=(\d+) name=crashdemo: store page fault", out)
+    assert len(faults) == 2, out[-2000:]
+    assert f"[k] fault pid=1 tid={faults[1]}: waits for the freeze in progress" in out
+    d, core = only_dump(out, tmp_path)  # exactly one dump, no recursion
+    assert kvm.prstatus_tids(d.core) == [int(faults[0]), int(faults[1])]
+    g = kvm.gdb(core, CRASHDEMO, "thread apply all bt 2")
+    # Both threads at their own faulting store, in crash_segv called with their marker.
+    assert "crash_segv (depth_marker=7)" in g and "crash_segv (depth_marker=2)" in g, g
+    assert "second_faulter" in g
+    assert out.count("[k] exit pid=1 ") == 1 and "status=signal 11" in out
