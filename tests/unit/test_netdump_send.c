@@ -26,7 +26,8 @@
 #include "netdump/rx.h"
 #include "netdump/sha256.h"
 
-#define SENDER "build/bin/corecast-send"
+/* The binary under test: ../bin/corecast-send next to this test's build dir. */
+static char SENDER[4096];
 
 /* ---- a small collector on a real socket, in a thread ---- */
 
@@ -196,6 +197,12 @@ static size_t core_len;
 static int setup(void **state)
 {
 	(void)state;
+	ssize_t n = readlink("/proc/self/exe", SENDER, sizeof SENDER - 32);
+	assert_true(n > 0);
+	SENDER[n] = 0;
+	char *slash = strrchr(SENDER, '/');
+	assert_non_null(slash);
+	strcpy(slash, "/../bin/corecast-send");
 	if (access(SENDER, X_OK) != 0) {
 		fprintf(stderr, "%s not built (run from the repository root after make)\n", SENDER);
 		return -1;
