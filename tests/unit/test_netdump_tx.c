@@ -19,12 +19,15 @@ static uint8_t *core;
 static uint64_t core_size;
 static int read_fail_at = -1;   /* fail the n-th read (-1: never) */
 static int reads;
+static uint64_t read_bytes;
 
 static int core_read(void *ctx, uint64_t off, void *buf, size_t len)
 {
 	(void)ctx;
-	if (read_fail_at >= 0 && reads++ == read_fail_at)
+	if (read_fail_at >= 0 && reads == read_fail_at)
 		return -1;
+	reads++;
+	read_bytes += len;
 	if (off > core_size || len > core_size - off)
 		return -1;
 	memcpy(buf, core + off, len);
@@ -45,6 +48,7 @@ static void make_core(uint64_t size, uint32_t seed)
 	}
 	read_fail_at = -1;
 	reads = 0;
+	read_bytes = 0;
 }
 
 static void meta_for(struct nd_meta *m, uint32_t seq)
@@ -627,6 +631,42 @@ static void test_new_sender_resumes_from_collector_state(void **state)
 	assert_true(st.bytes_sent <= core_size - st.resume + ND_DEFAULT_PAYLOAD);
 }
 
+/* A resume point several MiB in: the prefix is read and hashed a chunk per poll
+ * (no single poll stalls on it), nothing below it is sent, the digest is whole. */
+static void test_large_resume_prefix_hashed_in_chunks(void **state)
+{
+	(void)state;
+	sim_setup(&S, 5 << 20, 256, ND_DEFAULT_PAYLOAD, 20);
+	uint64_t held = (7u << 20) / 2;   /* 3.5 MiB */
+	nd_rx_init(&S.coll.rx, core_size, S.coll.window, S.coll.max_payload);
+	nd_rx_restore(&S.coll.rx, held);
+	S.coll.spool = calloc(1, core_size);
+	memcpy(S.coll.spool, core, held);
+	S.coll.have_session = 1;
+	meta_for(&S.coll.meta, 20);
+	/* by hand first: OPEN, OPEN_ACK(resume), then a poll hashes one chunk only */
+	size_t n = nd_tx_poll(&S.tx, 0, pbuf, sizeof pbuf);
+	assert_true(n > 0);
+	coll_input(&S.coll, &S.down, 0, pbuf, n);
+	struct pkt p = heap_pop(&S.down);
+	assert_int_equal(nd_tx_input(&S.tx, 100, p.data, p.len), ND_OK);
+	free(p.data);
+	assert_int_equal(nd_tx_poll(&S.tx, 200, pbuf, sizeof pbuf), 0);
+	assert_true(read_bytes == ND_TX_HASH_CHUNK);
+	assert_true(nd_tx_timeout(&S.tx, 200) == 200);
+	S.now = 200;
+	sim_run(&S, 60000000, 16);
+	assert_stored_identical(&S);
+	struct nd_tx_stats st;
+	nd_tx_stats(&S.tx, &st);
+	assert_true(st.resume == held);
+	assert_true(st.bytes_sent == core_size - held);
+	/* the prefix was read once, in buffer-sized pieces, besides the packets */
+	assert_true(read_bytes == core_size);
+	assert_true(reads >= (int)((core_size - held) / ND_DEFAULT_PAYLOAD) +
+	                     (int)(held / sizeof pbuf));
+}
+
 /* Ranges beyond the resume point that the collector holds are not sent again. */
 static void test_open_ack_held_ranges_skipped(void **state)
 {
@@ -808,6 +848,7 @@ int main(void)
 		cmocka_unit_test(test_read_error_fails_transfer),
 		cmocka_unit_test(test_resume_after_collector_restart),
 		cmocka_unit_test(test_new_sender_resumes_from_collector_state),
+		cmocka_unit_test(test_large_resume_prefix_hashed_in_chunks),
 		cmocka_unit_test(test_open_ack_held_ranges_skipped),
 		cmocka_unit_test(test_input_validation),
 		cmocka_unit_test(test_result_refused_mid_transfer),
