@@ -318,10 +318,57 @@ struct sim {
 	struct link up, down;        /* up: sender -> collector */
 	uint64_t now;
 	uint64_t max_inflight;       /* sender's nxt - una high-water mark */
+	int stream;                  /* carry messages framed in a byte stream */
+	struct nd_stream rs_up, rs_down;
+	uint8_t rbuf_up[ND_MSG_MAX], rbuf_down[ND_MSG_MAX];
+	uint64_t stream_msgs;
 };
 
 static struct sim S;
 static uint8_t pbuf[ND_MSG_MAX];
+
+typedef void (*deliver_fn)(struct sim *s, const uint8_t *d, size_t len);
+
+static void to_coll(struct sim *s, const uint8_t *d, size_t len)
+{
+	coll_input(&s->coll, &s->down, s->now, d, len);
+}
+
+static void to_tx(struct sim *s, const uint8_t *d, size_t len)
+{
+	nd_tx_input(&s->tx, s->now, d, len);
+}
+
+/* Stream mode: frame the message and feed the bytes to a reassembler in
+ * uneven chunks, as a TLS record layer or TCP would cut them. */
+static void deliver(struct sim *s, struct nd_stream *rs, const uint8_t *d, size_t len,
+                    deliver_fn fn)
+{
+	static uint8_t fr[ND_FRAME_HDR_LEN + ND_MSG_MAX];
+	if (!s->stream) {
+		fn(s, d, len);
+		return;
+	}
+	assert_int_equal(nd_frame_put(fr, len), ND_OK);
+	memcpy(fr + ND_FRAME_HDR_LEN, d, len);
+	size_t total = ND_FRAME_HDR_LEN + len, off = 0;
+	while (off < total) {
+		size_t chunk = 1 + (size_t)(frand() * 700);
+		if (chunk > total - off)
+			chunk = total - off;
+		while (chunk) {
+			size_t used, ml;
+			const uint8_t *msg;
+			assert_int_equal(nd_stream_push(rs, fr + off, chunk, &used, &msg, &ml), ND_OK);
+			off += used;
+			chunk -= used;
+			if (msg) {
+				s->stream_msgs++;
+				fn(s, msg, ml);
+			}
+		}
+	}
+}
 
 /* Run until the sender is done or the virtual clock passes limit_us. */
 static void sim_run(struct sim *s, uint64_t limit_us, uint32_t ack_every)
@@ -346,7 +393,7 @@ static void sim_run(struct sim *s, uint64_t limit_us, uint32_t ack_every)
 			s->now = t;
 		while (link_next(&s->up) <= s->now) {
 			struct pkt p = heap_pop(&s->up);
-			coll_input(&s->coll, &s->down, s->now, p.data, p.len);
+			deliver(s, &s->rs_up, p.data, p.len, to_coll);
 			free(p.data);
 			if (++since_ack >= ack_every || link_next(&s->up) > s->now) {
 				coll_flush_acks(&s->coll, &s->down, s->now);
@@ -355,7 +402,7 @@ static void sim_run(struct sim *s, uint64_t limit_us, uint32_t ack_every)
 		}
 		while (link_next(&s->down) <= s->now) {
 			struct pkt p = heap_pop(&s->down);
-			nd_tx_input(&s->tx, s->now, p.data, p.len);
+			deliver(s, &s->rs_down, p.data, p.len, to_tx);
 			free(p.data);
 		}
 	}
@@ -777,6 +824,20 @@ static void test_result_refused_mid_transfer(void **state)
 	assert_int_equal(nd_tx_poll(&S.tx, S.now, pbuf, sizeof pbuf), 0);
 }
 
+/* Stream mode (the framing a TLS transport uses): every message crosses as
+ * [u16 length][message] cut into arbitrary chunks; the transfer is identical. */
+static void test_stream_framing_transfer(void **state)
+{
+	(void)state;
+	sim_setup(&S, (1 << 20) + 333, ND_TX_DEFAULT_WINDOW, ND_DEFAULT_PAYLOAD, 21);
+	S.stream = 1;
+	nd_stream_init(&S.rs_up, S.rbuf_up, sizeof S.rbuf_up);
+	nd_stream_init(&S.rs_down, S.rbuf_down, sizeof S.rbuf_down);
+	sim_run(&S, 60000000, 16);
+	assert_stored_identical(&S);
+	assert_true(S.stream_msgs > 700);
+}
+
 /* The throughput target: on a 1 ms RTT, 100 MB/s path, 1 % random loss in both
  * directions costs at most half the loss-free throughput (median of seeds). */
 static void test_one_percent_loss_costs_less_than_half(void **state)
@@ -853,6 +914,7 @@ int main(void)
 		cmocka_unit_test(test_input_validation),
 		cmocka_unit_test(test_result_refused_mid_transfer),
 		cmocka_unit_test(test_finish_answered_by_short_ack_resends),
+		cmocka_unit_test(test_stream_framing_transfer),
 		cmocka_unit_test(test_one_percent_loss_costs_less_than_half),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
