@@ -26,7 +26,7 @@ enum ctl_store_mode {
 	X(group, CTL_WRITE, "SIG [resolve [--version V] | mute | open]", "Show one crash group, or change its state") \
 	X(symbols, CTL_WRITE, "add FILE... | list",        "File ELF symbol files by build-id; list them") \
 	X(debug, CTL_READ, "ID [--debugger CMD]",         "Open the core in gdb with symbols found by build-id") \
-	X(import_serial, CTL_NOSTORE, "LOG...",            "Import the serial core dumps found in console logs (also import-serial)")
+	X(import_serial, CTL_NOSTORE, "LOG...",            "Import the serial core dumps found in console logs ('-': stdin)")
 
 #define CTL_DECLARE(name, mode, usage, help) CTL_COMMAND(name);
 CTL_COMMANDS(CTL_DECLARE)
@@ -57,9 +57,13 @@ static int ctl_cmd_match(const char *name, const char *arg)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: corecastctl [--store DIR] [--json] COMMAND [ARGS...]\n\ncommands:\n");
-	for (size_t i = 0; i < sizeof ctl_cmds / sizeof ctl_cmds[0]; i++)
-		fprintf(f, "  %s %s\n      %s\n", ctl_cmds[i].name, ctl_cmds[i].usage,
-		        ctl_cmds[i].help);
+	for (size_t i = 0; i < sizeof ctl_cmds / sizeof ctl_cmds[0]; i++) {
+		/* Shown as typed: the table's '_' is '-' on the command line. */
+		fputs("  ", f);
+		for (const char *p = ctl_cmds[i].name; *p; p++)
+			fputc(*p == '_' ? '-' : *p, f);
+		fprintf(f, " %s\n      %s\n", ctl_cmds[i].usage, ctl_cmds[i].help);
+	}
 	fprintf(f, "\nThe store defaults to $CORECAST_STORE, else " CTL_DEFAULT_STORE ".\n");
 }
 
