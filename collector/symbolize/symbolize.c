@@ -92,17 +92,27 @@ static const char *hint_name_for(const struct sym_options *opt, const char *buil
     return NULL;
 }
 
-/* Find a file with this build-id to serve as the module's ELF: symbol store (the
- * stripped executable or the full .debug file both do), --exe, the system debug
- * directory, then debuginfod. */
+/* A located file, swapped for its inflated copy in the store when its DWARF is
+ * compressed (see symstore_inflated). */
+static char *maybe_inflated(struct run *r, const char *build_id, char *path, const char *suffix)
+{
+    char *inf = path ? symstore_inflated(r->opt->store, build_id, path, suffix) : NULL;
+    if (!inf)
+        return path;
+    free(path);
+    return inf;
+}
+
+/* Find a file with this build-id to serve as the module's ELF, real executables
+ * first (their .eh_frame is what CFI unwinding reads): the symbol store's executable,
+ * --exe, the mapped path; then a debug file (the store's, which may also be the
+ * unstripped executable, or the system's); then debuginfod. */
 static char *locate_elf(struct run *r, const char *build_id, const char *fallback_path)
 {
     const char *cached;
     if (symcache_path_get(r->cache, build_id, 0, &cached))
         return cached ? strdup(cached) : NULL;
     char *p = symstore_lookup(r->opt->store, build_id, "");
-    if (!p)
-        p = symstore_lookup(r->opt->store, build_id, ".debug");
     char bid[129];
     if (!p && r->opt->exe && symstore_file_build_id(r->opt->exe, bid, sizeof bid) &&
         strcmp(bid, build_id) == 0)
@@ -111,11 +121,15 @@ static char *locate_elf(struct run *r, const char *build_id, const char *fallbac
         strcmp(bid, build_id) == 0)
         p = strdup(fallback_path);
     if (!p)
+        p = symstore_lookup(r->opt->store, build_id, ".debug");
+    if (!p)
         p = symstore_lookup("/usr/lib/debug", build_id, ".debug");
     if (!p)
         p = symstore_dfd_fetch(symcache_dfd(r->cache, r->opt->debuginfod_timeout), build_id, false);
     if (!p)
         p = symstore_dfd_fetch(symcache_dfd(r->cache, r->opt->debuginfod_timeout), build_id, true);
+    /* Not inflated: rewriting moves sections, and a main file's layout must match
+     * its program headers (code is read through them). */
     symcache_path_put(r->cache, build_id, 0, p);
     return p;
 }
@@ -130,6 +144,7 @@ static char *locate_debug(struct run *r, const char *build_id)
         p = symstore_lookup("/usr/lib/debug", build_id, ".debug");
     if (!p)
         p = symstore_dfd_fetch(symcache_dfd(r->cache, r->opt->debuginfod_timeout), build_id, true);
+    p = maybe_inflated(r, build_id, p, ".debug");
     symcache_path_put(r->cache, build_id, 1, p);
     return p;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -135,4 +136,91 @@ char *symstore_dfd_fetch(struct symstore_dfd *d, const char *build_id, bool debu
         return NULL;
     close(fd);
     return path;
+}
+
+static bool has_compressed_sections(Elf *e)
+{
+    for (Elf_Scn *s = NULL; (s = elf_nextscn(e, s)) != NULL;) {
+        GElf_Shdr sh;
+        if (gelf_getshdr(s, &sh) && (sh.sh_flags & SHF_COMPRESSED))
+            return true;
+    }
+    return false;
+}
+
+static bool copy_file(int in, int out)
+{
+    char buf[1 << 16];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w <= 0)
+                return false;
+            off += w;
+        }
+    return n == 0;
+}
+
+char *symstore_inflated(const char *store, const char *build_id, const char *path,
+                        const char *suffix)
+{
+    if (!store || !*store || !hex_ok(build_id))
+        return NULL;
+    size_t len = strlen(store) + strlen(build_id) + strlen(suffix) + 64;
+    char *dst = malloc(len), *tmp = malloc(len + 8);
+    if (!dst || !tmp)
+        goto fail;
+    snprintf(dst, len, "%s/.cache/inflated/%s%s", store, build_id, suffix);
+    if (access(dst, R_OK) == 0) {
+        free(tmp);
+        return dst;
+    }
+    elf_version(EV_CURRENT);
+    int in = open(path, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        goto fail;
+    Elf *e = elf_begin(in, ELF_C_READ_MMAP, NULL);
+    bool compressed = e && elf_kind(e) == ELF_K_ELF && has_compressed_sections(e);
+    if (e)
+        elf_end(e);
+    if (!compressed) {
+        close(in);
+        goto fail;
+    }
+    snprintf(tmp, len + 8, "%s/.cache", store);
+    mkdir(tmp, 0755);
+    snprintf(tmp, len + 8, "%s/.cache/inflated", store);
+    mkdir(tmp, 0755);
+    snprintf(tmp, len + 8, "%s.XXXXXX", dst);
+    /* Written under a temporary name and renamed, so concurrent workers never see
+     * a partial file; the loser of a race just replaces an identical copy. */
+    int out = mkstemp(tmp);
+    if (out < 0) {
+        close(in);
+        goto fail;
+    }
+    bool ok = fchmod(out, 0644) == 0 && copy_file(in, out);
+    close(in);
+    Elf *w = ok ? elf_begin(out, ELF_C_RDWR, NULL) : NULL;
+    ok = w != NULL;
+    for (Elf_Scn *s = NULL; ok && (s = elf_nextscn(w, s)) != NULL;) {
+        GElf_Shdr sh;
+        if (gelf_getshdr(s, &sh) && (sh.sh_flags & SHF_COMPRESSED) && sh.sh_type != SHT_NOBITS)
+            ok = elf_compress(s, 0, 0) >= 0;
+    }
+    ok = ok && elf_update(w, ELF_C_WRITE) >= 0;
+    if (w)
+        elf_end(w);
+    ok = close(out) == 0 && ok;
+    if (!ok || rename(tmp, dst) != 0) {
+        unlink(tmp);
+        goto fail;
+    }
+    free(tmp);
+    return dst;
+fail:
+    free(dst);
+    free(tmp);
+    return NULL;
 }

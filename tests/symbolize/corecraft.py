@@ -31,11 +31,11 @@ ARMHF_LIBS = ["/usr/arm-linux-gnueabihf/lib/libc.so.6",
               "/usr/arm-linux-gnueabihf/lib/ld-linux-armhf.so.3"]
 
 
-def build(target, outdir):
+def build(target, outdir, extra=()):
     """Compile the test program for target into outdir; return the executable path."""
     t = TARGETS[target]
     exe = pathlib.Path(outdir) / f"crash_threads.{target}"
-    subprocess.run(t["cc"] + CFLAGS + ["-o", str(exe), str(PROG)], check=True)
+    subprocess.run(t["cc"] + CFLAGS + list(extra) + ["-o", str(exe), str(PROG)], check=True)
     return exe
 
 

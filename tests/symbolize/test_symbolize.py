@@ -265,3 +265,29 @@ def test_storm_library_with_cache_gives_the_worker_output(crashed, tmp_path):
         assert single.returncode == 0
         assert d + "\n" == single.stdout
     assert json.loads(docs[1])["registers"]["rax"] == hex(0xdead0001)
+
+
+def test_compressed_debug_file_is_inflated_once_into_the_store(tmp_path):
+    """A stripped executable plus a separate debug file with zlib-compressed DWARF (as
+    Debian's -dbg packages ship them): the first run leaves an inflated copy under
+    STORE/.cache/inflated/, later runs use it and print the same result."""
+    exe = corecraft.build("x86_64", tmp_path)
+    dbg = tmp_path / "crash_threads.debug"
+    subprocess.run(["objcopy", "--only-keep-debug", "--compress-debug-sections=zlib", str(exe),
+                    str(dbg)], check=True)
+    subprocess.run(["strip", "--strip-debug", "--strip-unneeded", str(exe)], check=True)
+    core = corecraft.crash("x86_64", exe, tmp_path / "run")
+    store = tmp_path / "store"
+    bid = corecraft.store_file(store, exe, "")
+    assert corecraft.store_file(store, dbg, ".debug") == bid
+    exe.unlink()
+    first = run_json(core, "--store", store)
+    inflated = store / ".cache" / "inflated" / f"{bid}.debug"
+    assert inflated.exists() and inflated.stat().st_size > dbg.stat().st_size
+    flags = subprocess.run(["readelf", "-SW", str(inflated)], capture_output=True, text=True).stdout
+    assert ".debug_info" in flags
+    assert not [l for l in flags.splitlines() if ".debug_" in l and "C" in l.split()[-4]]
+    second = run_json(core, "--store", store)
+    assert first == second
+    top = second["threads"][0]["frames"][0]
+    assert top["function"] == "level3" and top["line"] == 17 and top["file"].endswith("crash_threads.c")
