@@ -69,6 +69,85 @@ static void spinner(void *arg)
 		spin[i]++;
 }
 
+/* FP state is per thread: values survive preemption and other threads' FP work. */
+static volatile int fp_ok[2];
+
+static void fp_worker(void *arg)
+{
+	int k = (int)(uintptr_t)arg;
+	volatile double acc = k ? 1.25 : -3.5;
+	double expect = acc;
+	for (int i = 0; i < 300; i++) {
+		acc = acc * 1.0001 + (k ? 0.5 : -0.25);
+		expect = expect * 1.0001 + (k ? 0.5 : -0.25);
+		if (i % 50 == 0)
+			cc_yield();
+	}
+	register double live asm("fs3") = k ? 7.75 : -9.125;
+	asm volatile("" : "+f"(live));
+	cc_sleep_ms(30); /* the other thread runs and loads its own fs3 meanwhile */
+	asm volatile("" : "+f"(live));
+	fp_ok[k] = acc == expect && live == (k ? 7.75 : -9.125);
+}
+
+/* Waits interrupted by a dump request resume as if nothing happened. */
+static cc_mutex_t held = CC_MUTEX_INIT;
+static cc_mutex_t flag_lock = CC_MUTEX_INIT;
+static cc_cond_t flag_cond = CC_COND_INIT;
+static volatile int flag, mutex_got, cond_woke;
+static volatile uint64_t slept_ns;
+
+static void dump_sleeper(void *arg)
+{
+	(void)arg;
+	uint64_t t0 = cc_time_ns();
+	cc_sleep_ms(400);
+	slept_ns = cc_time_ns() - t0;
+}
+
+static void dump_mutex_waiter(void *arg)
+{
+	(void)arg;
+	cc_mutex_lock(&held);
+	mutex_got = 1;
+	cc_mutex_unlock(&held);
+}
+
+static void dump_cond_waiter(void *arg)
+{
+	(void)arg;
+	cc_mutex_lock(&flag_lock);
+	while (!flag)
+		cc_cond_wait(&flag_cond, &flag_lock);
+	cond_woke = 1;
+	cc_mutex_unlock(&flag_lock);
+}
+
+static void unfreeze_checks(void)
+{
+	cc_mutex_lock(&held);
+	int s = cc_thread_create(dump_sleeper, NULL, K_PRIO_DEFAULT);
+	int m = cc_thread_create(dump_mutex_waiter, NULL, K_PRIO_DEFAULT);
+	int c = cc_thread_create(dump_cond_waiter, NULL, K_PRIO_DEFAULT);
+	cc_sleep_ms(100); /* all three are waiting now */
+	check("dump_request", cc_dump() == 0);
+	cc_sleep_ms(50);
+	check("unfreeze_mutex_still_waits", !mutex_got);
+	check("unfreeze_cond_still_waits", !cond_woke);
+	cc_mutex_lock(&flag_lock);
+	flag = 1;
+	cc_cond_signal(&flag_cond);
+	cc_mutex_unlock(&flag_lock);
+	cc_thread_join(c);
+	check("unfreeze_cond_wakes", cond_woke);
+	cc_mutex_unlock(&held);
+	cc_thread_join(m);
+	check("unfreeze_mutex_acquires", mutex_got);
+	cc_thread_join(s);
+	printf("ktest sleeper slept %lu ms across the dump\n", (unsigned long)(slept_ns / 1000000));
+	check("unfreeze_sleep_keeps_deadline", slept_ns >= 400000000UL && slept_ns < 3000000000UL);
+}
+
 static volatile int tid_seen;
 
 static void tid_reporter(void *arg)
@@ -139,6 +218,15 @@ int main(int argc, char **argv)
 	check("munmap", m && cc_munmap(m, 4 * 4096) == 0 && cc_freepages() == before);
 	check("munmap_bad", cc_munmap((void *)0x12345000, 4096) < 0);
 	check("kill_bad_pid", cc_kill(9999, 15) < 0);
+
+	int f0 = cc_thread_create(fp_worker, (void *)0, K_PRIO_DEFAULT);
+	int f1 = cc_thread_create(fp_worker, (void *)1, K_PRIO_DEFAULT);
+	cc_thread_join(f0);
+	cc_thread_join(f1);
+	check("fp_state_per_thread", fp_ok[0] && fp_ok[1]);
+
+	if (argc > 1 && !strcmp(argv[1], "unfreeze"))
+		unfreeze_checks();
 
 	printf("ktest done failures=%d\n", failures);
 	if (argc > 1 && !strcmp(argv[1], "touch_unmapped")) {

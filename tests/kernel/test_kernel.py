@@ -322,3 +322,14 @@ def test_second_fault_during_freeze_waits_and_is_dumped_once(tmp_path):
     assert "crash_segv (depth_marker=7)" in g and "crash_segv (depth_marker=2)" in g, g
     assert "second_faulter" in g
     assert out.count("[k] exit pid=1 ") == 1 and "status=signal 11" in out
+
+
+def test_waits_resume_correctly_after_dump_request():
+    out = kvm.run("run=ktest:unfreeze poweroff", timeout=90)
+    assert "ktest FAIL" not in out, out[-3000:]
+    for name in ("fp_state_per_thread", "dump_request", "unfreeze_mutex_still_waits",
+                 "unfreeze_cond_still_waits", "unfreeze_cond_wakes", "unfreeze_mutex_acquires",
+                 "unfreeze_sleep_keeps_deadline"):
+        assert f"ktest ok {name}" in out, (name, out[-3000:])
+    dumps = serialcore.dumps_in(out)
+    assert len(dumps) == 1 and dumps[0].crc_ok and len(kvm.prstatus_tids(dumps[0].core)) == 4
