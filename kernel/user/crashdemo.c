@@ -6,7 +6,7 @@
 
 /*
  * Arguments (run=crashdemo:KEY=VAL:...):
- *   mode=segv|stackoverflow|illegal|misaligned|breakpoint|abort|none
+ *   mode=segv|stackoverflow|illegal|misaligned|breakpoint|abort|writetext|none
  *   threads=N   extra threads, in turn: blocked on a mutex, on a condvar, sleeping, busy
  *   fp=1        known values in fs0..fs11 when the fault happens
  *   dump=1      ask for a dump of the running process first, then carry on
@@ -181,6 +181,8 @@ static void __attribute__((noinline)) do_crash(const char *mode, int fp)
 		crash_breakpoint();
 	else if (!strcmp(mode, "abort"))
 		abort();
+	else if (!strcmp(mode, "writetext"))
+		*(volatile uint8_t *)(uintptr_t)do_crash = 0; /* text is mapped read+execute only */
 }
 
 static const char *opt(int argc, char **argv, const char *key, const char *def)

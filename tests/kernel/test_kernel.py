@@ -333,3 +333,15 @@ def test_waits_resume_correctly_after_dump_request():
         assert f"ktest ok {name}" in out, (name, out[-3000:])
     dumps = serialcore.dumps_in(out)
     assert len(dumps) == 1 and dumps[0].crc_ok and len(kvm.prstatus_tids(dumps[0].core)) == 4
+
+
+def test_mapping_protections_enforced_text_not_writable(tmp_path):
+    out = kvm.run("run=crashdemo:mode=writetext poweroff", timeout=60)
+    m = re.search(r"\[k\] fault pid=1 .*: store page fault at pc=0x[0-9a-f]+ addr=0x(4000[0-9a-f]{4})", out)
+    assert m, out[-1500:]
+    d, core = only_dump(out, tmp_path)
+    # The core keeps the protections: the text segment is R+X, not W.
+    text = [l for l in kvm.elf_loads(d.core) if l[0] == 0x40000000]
+    assert text and text[0][3] == 5  # PF_R | PF_X
+    g = kvm.gdb(core, CRASHDEMO, "bt 1")
+    assert "do_crash" in g and "status=signal 11" in out
