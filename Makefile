@@ -38,7 +38,7 @@ all:
 
 # Fragments, in a fixed order so that libraries precede their users.
 FRAGMENTS := $(sort $(wildcard netdump/*.mk kernel/coredump/*.mk hal/*/*.mk \
-               collector/*/*.mk kernel/*.mk tests/*/*.mk))
+               collector/*/*.mk kernel/*.mk kernel/net/*.mk tests/*/*.mk))
 include $(FRAGMENTS)
 
 all: $(PROGRAMS) $(TEST_TOOLS)

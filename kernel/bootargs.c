@@ -1,5 +1,6 @@
 /* kernel/bootargs.c: settings from the kernel command line (/chosen/bootargs, QEMU -append). */
 #include "kernel/kernel.h"
+#include "kernel/net/net.h"
 
 /*
  * Words are separated by spaces; unknown words are counted and reported, never fatal.
@@ -9,7 +10,9 @@
  *   corecast.stack_cap=N[K|M]  bytes per stack, 0 = no cap
  *   corecast.total_cap=N[K|M]  bytes of memory per core, 0 = no cap
  *   corecast.thread_cap=N      threads per core, 0 = all
- *   corecast.device=ID         device id in every core (default: qemu-riscv64)
+ *   corecast.device=ID         device id in every core (default: qemu-riscv64, or derived
+ *                              from the MAC address when there is a network device)
+ *   corecast.endpoint=, .ip=, .retries=, ...   network keys: kernel/net/netargs.c
  *   test.yield_in_create, test.yield_in_fault   fault injection for the test suite: the
  *                              kernel gives up the hart inside thread creation / between
  *                              a fault and its freeze, making those races deterministic
@@ -31,6 +34,8 @@ static void word(const char *w, size_t n)
 	const char *v;
 	size_t vl;
 	uint64_t num;
+	if (net_bootarg(w, n))
+		return;
 	if (n == 8 && strncmp(w, "poweroff", 8) == 0) {
 		k_args.poweroff = 1;
 	} else if (n == 20 && strncmp(w, "test.yield_in_create", 20) == 0) {

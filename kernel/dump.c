@@ -3,6 +3,7 @@
 #include "kernel/coredump/coredump.h"
 #include "kernel/coredump/serial.h"
 #include "hal/riscv64/regset.h"
+#include "kernel/net/net.h"
 
 /*
  * Everything here is static: dumps are serialized (freeze.c), and a core writer
@@ -26,6 +27,7 @@ static struct dump_src ds;
 static struct cw_writer writer;
 static struct cw_serial serial;
 static uint8_t boot_id[16];
+static uint32_t dump_seq;        /* per-boot sequence: netdump session key with boot_id */
 
 /* Linux si_code for the signal: *_MAPERR, ILL_ILLOPC, BUS_ADRALN, TRAP_BRKPT are all 1. */
 static int si_code(int sig)
@@ -57,6 +59,7 @@ static int src_device(void *ctx, struct cw_device *out)
 	out->firmware = K_FIRMWARE;
 	memcpy(out->boot_id, boot_id, sizeof(boot_id));
 	out->uptime_ns = hal_time_ns();
+	out->seq = dump_seq;
 	return 0;
 }
 
@@ -250,6 +253,13 @@ int dump_process(struct proc *p, struct thread *crashing, int sig, const char *c
 		return -1;
 	}
 	uint8_t sha[32];
+	/* The network endpoints first (kernel/net), the console when they all fail. */
+	if (net_dump(&writer, sha) == 0) {
+		dump_seq++;
+		k_printf("[k] core pid=%d threads=%u size=%lu memory=%lu sent over the network\n",
+			 p->pid, writer.nthreads, cw_size(&writer), writer.mem_bytes);
+		return 0;
+	}
 	cw_serial_begin(&serial, serial_put, 0, 0, ds.path, cause);
 	e = cw_write(&writer, cw_serial_sink, &serial, sha);
 	cw_serial_end(&serial);
@@ -263,6 +273,7 @@ int dump_process(struct proc *p, struct thread *crashing, int sig, const char *c
 		hex[2 * i + 1] = "0123456789abcdef"[sha[i] & 15];
 	}
 	hex[64] = 0;
+	dump_seq++;
 	k_printf("[k] core pid=%d threads=%u size=%lu memory=%lu sha256=%s\n", p->pid,
 		 writer.nthreads, cw_size(&writer), writer.mem_bytes, hex);
 	return 0;

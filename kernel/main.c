@@ -1,5 +1,6 @@
 /* kernel/main.c: boot: memory, MMU, console, bootargs, kernel threads, the first programs, poweroff. */
 #include "kernel/proc.h"
+#include "kernel/net/net.h"
 
 extern char __kernel_end[];
 
@@ -66,6 +67,7 @@ void kmain(uint64_t hartid, const void *fdt)
 	k_strlcpy(k_kernel_proc->name, "kernel", sizeof(k_kernel_proc->name));
 	kthread_create(console_thread, K_PRIO_MAX);
 	kthread_create(init_thread, K_PRIO_MAX);
+	net_init();
 	sched_init();
 	sched_loop();
 }

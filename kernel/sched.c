@@ -1,5 +1,6 @@
 /* kernel/sched.c: the preemptive priority scheduler, sleep/wakeup channels and the timer tick. */
 #include "kernel/proc.h"
+#include "hal/riscv64/plic.h"
 
 /*
  * One hart, and the kernel never takes interrupts: kernel code runs until it
@@ -69,6 +70,8 @@ void sched_loop(void)
 	for (;;) {
 		if (hal_timer_due())
 			k_tick();
+		if (hal_irq_due())
+			hal_irq_dispatch(); /* device interrupts that woke the idle wfi */
 		struct thread *t = pick();
 		if (!t) {
 			hal_idle();

@@ -1,5 +1,6 @@
 /* kernel/trap.c: what the kernel does with each kind of trap from user mode. */
 #include "kernel/proc.h"
+#include "hal/riscv64/plic.h"
 
 void k_trap(struct hal_trapframe *tf, enum hal_trap_kind kind, uint64_t addr)
 {
@@ -7,6 +8,11 @@ void k_trap(struct hal_trapframe *tf, enum hal_trap_kind kind, uint64_t addr)
 	switch (kind) {
 	case HAL_TRAP_SYSCALL:
 		syscall_dispatch(tf);
+		return;
+	case HAL_TRAP_IRQ:
+		hal_irq_dispatch();
+		if (sched_higher_ready(k_cur->prio))
+			sched_yield(); /* e.g. the network thread woken by a received frame */
 		return;
 	case HAL_TRAP_TIMER:
 		k_tick();

@@ -46,6 +46,7 @@ enum hal_trap_kind {
 	HAL_TRAP_MISALIGNED_FETCH,
 	HAL_TRAP_BREAKPOINT,
 	HAL_TRAP_ACCESS,
+	HAL_TRAP_IRQ,          /* device interrupt (hal/riscv64/plic.h) */
 	HAL_TRAP_OTHER,
 };
 

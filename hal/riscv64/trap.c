@@ -30,7 +30,8 @@ void hal_init(void)
 static enum hal_trap_kind decode(uint64_t cause)
 {
 	if (cause & CAUSE_INTR)
-		return (cause & 0xff) == 5 ? HAL_TRAP_TIMER : HAL_TRAP_OTHER;
+		return (cause & 0xff) == 5 ? HAL_TRAP_TIMER :
+		       (cause & 0xff) == 9 ? HAL_TRAP_IRQ : HAL_TRAP_OTHER;
 	switch (cause) {
 	case 0: return HAL_TRAP_MISALIGNED_FETCH;
 	case 1: case 5: case 7: return HAL_TRAP_ACCESS;

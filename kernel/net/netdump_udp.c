@@ -1,0 +1,203 @@
+/* kernel/net/netdump_udp.c: the crash dump over netdump on lwIP's raw UDP API, polled, with the endpoint policy. */
+#include "kernel/proc.h"
+#include "kernel/net/net.h"
+#include "kernel/net/netif.h"
+#include "kernel/net/virtio_net.h"
+#include "kernel/coredump/coredump.h"
+#include "netdump/tx.h"
+#include "lwip/dns.h"
+#include "lwip/stats.h"
+#include "lwip/timeouts.h"
+#include "lwip/udp.h"
+
+/*
+ * Runs on the crashing thread's kernel stack while its process is frozen, and
+ * never sleeps: it polls the NIC, runs lwIP's timers and drives the sender until
+ * the collector has the core or the budget is spent.  The sender's read callback
+ * is the core writer's range re-read, so retransmissions regenerate bytes from the
+ * frozen process and no buffer the size of the core exists.  State is static
+ * (the sender is ~34 KiB): dumps are serialized by the freeze code.
+ */
+static struct nd_tx tx;
+static uint8_t rxmsg[2048];
+static struct cw_writer *cur_writer;
+
+#define PAYLOAD     ND_DEFAULT_PAYLOAD   /* IPv4 + UDP + DATA header fit a 1500-byte MTU */
+#define MSG_CAP     (ND_DATA_HDR_LEN + PAYLOAD)
+#define BURST       32                   /* packets sent between two receive polls */
+
+static uint64_t now_us(void)
+{
+	return hal_time_ns() / 1000;
+}
+
+static void pump(void)
+{
+	k_netif_poll(64);
+	sys_check_timeouts();
+}
+
+static int read_core(void *ctx, uint64_t off, void *buf, size_t len)
+{
+	return cw_read_range(ctx, off, buf, len) == CW_OK ? 0 : -1;
+}
+
+static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr,
+		    u16_t port)
+{
+	(void)arg, (void)pcb, (void)addr, (void)port;
+	/* The pcb is connected, so lwIP delivers only the collector's datagrams. */
+	if (p->tot_len <= sizeof(rxmsg)) {
+		pbuf_copy_partial(p, rxmsg, p->tot_len, 0);
+		nd_tx_input(&tx, now_us(), rxmsg, p->tot_len);
+	}
+	pbuf_free(p);
+}
+
+static int wait_address(uint64_t deadline)
+{
+	while (ip4_addr_isany_val(*netif_ip4_addr(&k_netif))) {
+		if (hal_time_ns() > deadline)
+			return -1;
+		pump();
+	}
+	return 0;
+}
+
+struct dns_wait {
+	int done, ok;
+	ip_addr_t addr;
+};
+
+static void dns_found(const char *name, const ip_addr_t *addr, void *arg)
+{
+	struct dns_wait *d = arg;
+	(void)name;
+	d->done = 1;
+	if (addr) {
+		d->addr = *addr;
+		d->ok = 1;
+	}
+}
+
+static int resolve(const char *host, ip_addr_t *out, uint64_t deadline)
+{
+	if (ipaddr_aton(host, out))
+		return 0;
+	struct dns_wait d = { 0, 0, *IP_ADDR_ANY };
+	err_t e = dns_gethostbyname(host, out, dns_found, &d);
+	if (e == ERR_OK)
+		return 0;
+	if (e != ERR_INPROGRESS)
+		return -1;
+	while (!d.done && hal_time_ns() < deadline)
+		pump();
+	if (!d.done) {
+		/* The callback must not fire on this stack frame after we leave. */
+		d.done = 1;
+		return -1;
+	}
+	if (!d.ok)
+		return -1;
+	*out = d.addr;
+	return 0;
+}
+
+/* One transfer to one collector; returns the sender's final state. */
+static enum nd_tx_state attempt(const struct nd_meta *meta, const ip_addr_t *addr, uint16_t port)
+{
+	struct nd_tx_cfg cfg;
+	nd_tx_cfg_default(&cfg);
+	if (net_args.window)
+		cfg.window = net_args.window;
+	cfg.payload = PAYLOAD;
+	cfg.give_up_us = (uint64_t)net_args.timeout_s * 1000000UL;
+	cfg.nonce = ((uint64_t)k_net_rand() << 32) ^ k_net_rand() ^ hal_time_ns();
+	if (nd_tx_init(&tx, &cfg, meta, read_core, cur_writer) != ND_OK)
+		return ND_TX_FAILED;
+	struct udp_pcb *pcb = udp_new();
+	if (!pcb)
+		return ND_TX_FAILED;
+	if (udp_bind(pcb, IP4_ADDR_ANY, 0) != ERR_OK || udp_connect(pcb, addr, port) != ERR_OK) {
+		udp_remove(pcb);
+		return ND_TX_FAILED;
+	}
+	udp_recv(pcb, on_recv, 0);
+	while (!nd_tx_done(&tx)) {
+		pump();
+		for (int i = 0; i < BURST; i++) {
+			struct pbuf *p = pbuf_alloc(PBUF_TRANSPORT, MSG_CAP, PBUF_RAM);
+			if (!p)
+				break;
+			size_t len = nd_tx_poll(&tx, now_us(), p->payload, MSG_CAP);
+			if (len == 0) {
+				pbuf_free(p);
+				break;
+			}
+			pbuf_realloc(p, (u16_t)len);
+			udp_send(pcb, p);   /* a failed send is a lost packet: the sender recovers */
+			pbuf_free(p);
+		}
+	}
+	udp_remove(pcb);
+	return nd_tx_state(&tx);
+}
+
+static void report_ram(void)
+{
+	k_printf("[net] ram: lwip heap max=%u of %u, pbuf pool max=%u of %u, udp pcbs max=%u; "
+		 "driver %lu, sender %lu (static)\n",
+		 (unsigned)lwip_stats.mem.max, (unsigned)lwip_stats.mem.avail,
+		 (unsigned)lwip_stats.memp[MEMP_PBUF_POOL]->max,
+		 (unsigned)lwip_stats.memp[MEMP_PBUF_POOL]->avail,
+		 (unsigned)lwip_stats.memp[MEMP_UDP_PCB]->max,
+		 vnet_ram_bytes(), (unsigned long)(sizeof(tx) + sizeof(rxmsg)));
+}
+
+int net_dump(struct cw_writer *w, uint8_t sha256[32])
+{
+	struct nd_meta meta;
+	if (net_args.nendpoints == 0 || cw_meta(w, &meta) != CW_OK)
+		return -1;
+	cur_writer = w;
+	for (int i = 0; i < net_args.nendpoints; i++) {
+		const struct net_endpoint *ep = &net_args.ep[i];
+		if (ep->serial)
+			return -1;
+		if (!net_is_up()) {
+			k_printf("[net] udp://%s:%u: no network\n", ep->host, ep->port);
+			continue;
+		}
+		uint64_t budget_ns = (uint64_t)net_args.timeout_s * 1000000000UL;
+		ip_addr_t addr;
+		if (wait_address(hal_time_ns() + budget_ns) != 0) {
+			k_printf("[net] udp://%s:%u: no address from DHCP\n", ep->host, ep->port);
+			continue;
+		}
+		if (resolve(ep->host, &addr, hal_time_ns() + budget_ns) != 0) {
+			k_printf("[net] udp://%s:%u: cannot resolve the name\n", ep->host, ep->port);
+			continue;
+		}
+		for (uint32_t a = 0; a <= net_args.retries; a++) {
+			uint64_t t0 = hal_time_ns();
+			enum nd_tx_state st = attempt(&meta, &addr, ep->port);
+			uint64_t us = (hal_time_ns() - t0) / 1000 + 1;
+			struct nd_tx_stats s;
+			nd_tx_stats(&tx, &s);
+			k_printf("[net] core pid=%u to udp://%s:%u attempt %u: %s%s%s size=%lu us=%lu "
+				 "kbps=%lu window=%u sent=%lu retransmits=%lu\n",
+				 meta.pid, ep->host, ep->port, a + 1, nd_tx_state_str(st),
+				 st == ND_TX_FAILED ? " " : "",
+				 st == ND_TX_FAILED ? nd_tx_failure_str(nd_tx_failure(&tx)) : "",
+				 (unsigned long)meta.core_size, (unsigned long)us,
+				 (unsigned long)(meta.core_size * 1000 / us), s.window,
+				 (unsigned long)s.packets_sent, (unsigned long)s.retransmits);
+			if (st == ND_TX_DONE_STORED) {
+				memcpy(sha256, nd_tx_digest(&tx), 32);
+				report_ram();
+				return 0;
+			}
+		}
+	}
+	return -1;
+}
