@@ -453,6 +453,26 @@ static void test_core_buildids_from_real_core(void **state)
 		}
 	assert_true(found);
 	assert_true(m.n_buildids >= 2);   /* the executable and at least the dynamic loader */
+	/* corrupted headers and notes never make the reader overrun */
+	{
+		size_t head = n < 65536 ? n : 65536;
+		uint8_t *p = malloc(head);
+		uint32_t x = 99;
+		for (int it = 0; it < 3000; it++) {
+			memcpy(p, buf, head);
+			for (int k = 0; k < 1 + it % 6; k++) {
+				x = x * 1103515245 + 12345;
+				size_t at = (x >> 8) % (it % 2 ? 512 : head);
+				x = x * 1103515245 + 12345;
+				p[at] = (uint8_t)(x >> 16) | (it % 3 == 0 ? 0x80 : 0);
+			}
+			memset(&m, 0, sizeof m);
+			core_buildids(p, head, &m);
+			uint8_t id[ND_BUILDID_MAX];
+			(void)elf_buildid(p, head, id);
+		}
+		free(p);
+	}
 	/* truncated cores never make the reader overrun: every prefix is safe */
 	for (size_t cut = 0; cut < 8192 && cut < n; cut += 97) {
 		uint8_t *p = malloc(cut ? cut : 1);
