@@ -4,7 +4,8 @@ SYM_LIB    := $(OBJ)/$(SYM_DIR)/libsymbolize.a
 SYM_SRCS   := corefile.c regs.c symstore.c symcache.c unwind_fp.c symbolize.c sym_json.c
 SYM_OBJS   := $(addprefix $(OBJ)/$(SYM_DIR)/,$(SYM_SRCS:.c=.o))
 SYM_CFLAGS := $(shell pkg-config --cflags libdw libdebuginfod)
-SYM_LIBS   := $(shell pkg-config --libs libdw libdebuginfod) -lelf
+# libdebuginfod is dlopen'ed on demand (see symstore.c): only its header is needed here.
+SYM_LIBS   := $(shell pkg-config --libs libdw) -lelf -ldl
 
 $(OBJ)/$(SYM_DIR)/%.o: CFLAGS += $(SYM_CFLAGS)
 

@@ -1,6 +1,7 @@
 /* Locating ELF and debug files by build-id: the symbol store, system debug dirs, debuginfod. */
 #include "collector/symbolize/symstore.h"
 
+#include <dlfcn.h>
 #include <elfutils/debuginfod.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -10,6 +11,41 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+/* libdebuginfod is opened only when a server is configured: linking it pulls in
+ * libcurl and a TLS stack whose relocation alone costs more than symbolizing a core. */
+static struct {
+    bool tried, ok;
+    debuginfod_client *(*begin)(void);
+    void (*end)(debuginfod_client *);
+    int (*find_debuginfo)(debuginfod_client *, const unsigned char *, int, char **);
+    int (*find_executable)(debuginfod_client *, const unsigned char *, int, char **);
+    void (*set_progressfn)(debuginfod_client *, debuginfod_progressfn_t);
+    void (*set_user_data)(debuginfod_client *, void *);
+    void *(*get_user_data)(debuginfod_client *);
+} dfd_lib;
+
+static bool dfd_load(void)
+{
+    if (dfd_lib.tried)
+        return dfd_lib.ok;
+    dfd_lib.tried = true;
+    void *h = dlopen("libdebuginfod.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        return false;
+    /* POSIX allows converting dlsym's object pointer to a function pointer this way. */
+    *(void **)&dfd_lib.begin = dlsym(h, "debuginfod_begin");
+    *(void **)&dfd_lib.end = dlsym(h, "debuginfod_end");
+    *(void **)&dfd_lib.find_debuginfo = dlsym(h, "debuginfod_find_debuginfo");
+    *(void **)&dfd_lib.find_executable = dlsym(h, "debuginfod_find_executable");
+    *(void **)&dfd_lib.set_progressfn = dlsym(h, "debuginfod_set_progressfn");
+    *(void **)&dfd_lib.set_user_data = dlsym(h, "debuginfod_set_user_data");
+    *(void **)&dfd_lib.get_user_data = dlsym(h, "debuginfod_get_user_data");
+    dfd_lib.ok = dfd_lib.begin && dfd_lib.end && dfd_lib.find_debuginfo &&
+                 dfd_lib.find_executable && dfd_lib.set_progressfn && dfd_lib.set_user_data &&
+                 dfd_lib.get_user_data;
+    return dfd_lib.ok;
+}
 
 struct symstore_dfd {
     debuginfod_client *client;
@@ -90,7 +126,7 @@ bool symstore_file_build_id(const char *path, char *out, size_t outlen)
 
 static int dfd_progress(debuginfod_client *c, long a, long b)
 {
-    struct symstore_dfd *d = debuginfod_get_user_data(c);
+    struct symstore_dfd *d = dfd_lib.get_user_data(c);
     (void)a;
     (void)b;
     return d && now_s() > d->deadline ? -1 : 0;
@@ -101,17 +137,19 @@ struct symstore_dfd *symstore_dfd_new(double timeout_s)
     const char *urls = getenv("DEBUGINFOD_URLS");
     if (!urls || !*urls)
         return NULL;
+    if (!dfd_load())
+        return NULL;
     struct symstore_dfd *d = calloc(1, sizeof *d);
     if (!d)
         return NULL;
-    d->client = debuginfod_begin();
+    d->client = dfd_lib.begin();
     if (!d->client) {
         free(d);
         return NULL;
     }
     d->timeout_s = timeout_s > 0 ? timeout_s : 30;
-    debuginfod_set_user_data(d->client, d);
-    debuginfod_set_progressfn(d->client, dfd_progress);
+    dfd_lib.set_user_data(d->client, d);
+    dfd_lib.set_progressfn(d->client, dfd_progress);
     return d;
 }
 
@@ -119,7 +157,7 @@ void symstore_dfd_free(struct symstore_dfd *d)
 {
     if (!d)
         return;
-    debuginfod_end(d->client);
+    dfd_lib.end(d->client);
     free(d);
 }
 
@@ -130,8 +168,8 @@ char *symstore_dfd_fetch(struct symstore_dfd *d, const char *build_id, bool debu
     char *path = NULL;
     d->deadline = now_s() + d->timeout_s;
     const unsigned char *id = (const unsigned char *)build_id;
-    int fd = debuginfo ? debuginfod_find_debuginfo(d->client, id, 0, &path)
-                       : debuginfod_find_executable(d->client, id, 0, &path);
+    int fd = debuginfo ? dfd_lib.find_debuginfo(d->client, id, 0, &path)
+                       : dfd_lib.find_executable(d->client, id, 0, &path);
     if (fd < 0)
         return NULL;
     close(fd);

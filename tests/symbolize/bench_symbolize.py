@@ -30,10 +30,12 @@ def median_time(cmd):
 
 def per_core(work):
     print(f"per core, whole process, median of {RUNS} runs (ms)")
-    print("eu-stack: names only (its default); eu-stack -s -i: with source lines and inlines,")
-    print("which is what corecast always produces.  Ratios > 1: corecast is faster.")
-    print(f"{'core':8} {'corecast':>9} {'eu-stack':>9} {'eu -s -i':>9} {'gdb':>9} {'eu/cc':>7} "
-          f"{'eu-si/cc':>8} {'gdb/cc':>7}  eu-stack found level3?")
+    print("corecast: no store; corecast+st: with a symbol store whose inflated-debug cache")
+    print("is warm (what corecastd runs).  eu-stack: names only (its default); eu -s -i: with")
+    print("source lines and inlines, which corecast always produces.  Ratios > 1: corecast")
+    print("(with store) is faster.")
+    print(f"{'core':8} {'corecast':>9} {'cc+st':>7} {'eu-stack':>9} {'eu -s -i':>9} {'gdb':>8} "
+          f"{'eu/cc':>6} {'eu-si/cc':>8} {'gdb/cc':>7}  eu-stack found level3?")
     for target in ("x86_64", "i386", "armhf"):
         d = os.path.join(work, target)
         os.makedirs(d)
@@ -42,14 +44,20 @@ def per_core(work):
         exe_args = [] if target == "x86_64" else ["--exe", str(exe)]
         cc, out = median_time([str(corecraft.SYMBOLIZE), "--core", str(core)] + exe_args)
         assert "level3" in out, out[-500:]
+        store = os.path.join(d, "store")
+        os.makedirs(store)
+        warm = [str(corecraft.SYMBOLIZE), "--core", str(core), "--store", store] + exe_args
+        subprocess.run(warm, capture_output=True, check=True)
+        ccs, _ = median_time(warm)
         eu, eu_out = median_time(["eu-stack", "--core", str(core)] +
                                  ([] if target == "x86_64" else ["--exec", str(exe)]))
         eusi, _ = median_time(["eu-stack", "-s", "-i", "--core", str(core)] +
                               ([] if target == "x86_64" else ["--exec", str(exe)]))
         gdb = corecraft.TARGETS[target]["gdb"]
         g, _ = median_time([gdb, "-nx", "-batch", "-ex", "thread apply all bt", str(exe), str(core)])
-        print(f"{target:8} {cc * 1e3:9.1f} {eu * 1e3:9.1f} {eusi * 1e3:9.1f} {g * 1e3:9.1f} "
-              f"{eu / cc:7.2f} {eusi / cc:8.2f} {g / cc:7.2f}  {'yes' if 'level3' in eu_out else 'no'}")
+        print(f"{target:8} {cc * 1e3:9.1f} {ccs * 1e3:7.1f} {eu * 1e3:9.1f} {eusi * 1e3:9.1f} "
+              f"{g * 1e3:8.1f} {eu / ccs:6.2f} {eusi / ccs:8.2f} {g / ccs:7.2f}  "
+              f"{'yes' if 'level3' in eu_out else 'no'}")
 
 
 def prstatus_regs_offset(b):
