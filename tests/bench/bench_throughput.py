@@ -28,6 +28,23 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "collector"))
 import ccharness as H  # noqa: E402
 
+class _Direct:
+    """Stands in for the proxy in the `direct` row: traffic goes straight to the port."""
+
+    def __init__(self, port):
+        self.port = port
+        self.endpoint = f"udp://127.0.0.1:{port}"
+
+    def stop(self):
+        return {}
+
+
+def _proxy(work, port, delay, loss, seed):
+    if delay is None:
+        return _Direct(port)
+    return H.Impair(work, f"127.0.0.1:{port}", ["--delay", delay, "--loss", loss], seed=seed)
+
+
 def blast(work, delay, loss, size, seed):
     sink_port = work / "sink.port"
     if sink_port.exists():
@@ -36,8 +53,7 @@ def blast(work, delay, loss, size, seed):
                              "--idle-ms", "600", "--expect-bytes", str(size)],
                             stdout=subprocess.PIPE, text=True)
     port = H.wait_for(lambda: H.read_port_file(sink_port), 10, "udpblast sink")
-    imp = H.Impair(work / "imp-blast", f"127.0.0.1:{port}",
-                   ["--delay", delay, "--loss", loss], seed=seed)
+    imp = _proxy(work / "imp-blast", port, delay, loss, seed)
     subprocess.run([str(H.UDPBLAST), "send", "--target", f"127.0.0.1:{imp.port}",
                     "--bytes", str(size), "--payload", "1424"],
                    stdout=subprocess.DEVNULL, check=True, timeout=120)
@@ -52,8 +68,7 @@ def send_full(work, core, delay, loss, seed, window=None):
     store = work / "store"
     shutil.rmtree(store, ignore_errors=True)
     d = H.Daemon(work / "ccd", store=store).start()
-    imp = H.Impair(work / "imp", f"127.0.0.1:{d.port}", ["--delay", delay, "--loss", loss],
-                   seed=seed)
+    imp = _proxy(work / "imp", d.port, delay, loss, seed)
     extra = ["--timeout", 300] + (["--window", window] if window else [])
     t0 = time.monotonic()
     p = H.send(imp.endpoint, core["path"], f"bench-{seed}", *extra, timeout=600)
@@ -73,8 +88,7 @@ def send_bounded(work, core, delay, loss, seed, seconds):
     store = work / "store"
     shutil.rmtree(store, ignore_errors=True)
     d = H.Daemon(work / "ccd", store=store).start()
-    imp = H.Impair(work / "imp", f"127.0.0.1:{d.port}", ["--delay", delay, "--loss", loss],
-                   seed=seed)
+    imp = _proxy(work / "imp", d.port, delay, loss, seed)
     p = H.send(imp.endpoint, core["path"], f"bench-w1-{seed}", "--window", 1, "--stats",
                "--max-seconds", seconds, "--timeout", 300, timeout=seconds + 60)
     imp.stop()
@@ -84,6 +98,10 @@ def send_bounded(work, core, delay, loss, seed, seconds):
     if not m:
         raise RuntimeError(f"window-1 run gave no statistics (rc {p.returncode}): {out}")
     return int(m.group(2)) / float(m.group(3)) / 1e6
+
+
+def _label(delay):
+    return "direct" if delay is None else f"{delay:g}ms"
 
 
 def main():
@@ -97,6 +115,8 @@ def main():
                          "hiccup on a shared machine does not decide the ceiling")
     ap.add_argument("--delays", default="0,1,10")
     ap.add_argument("--losses", default="0,1")
+    ap.add_argument("--no-direct", dest="direct", action="store_false",
+                    help="skip the row without the proxy")
     ap.add_argument("--out", default=str(H.ROOT / "build" / "bench" / "throughput.json"))
     a = ap.parse_args()
 
@@ -107,24 +127,26 @@ def main():
               f"incompressible ballast", flush=True)
         results = []
         seed = 100
-        for delay in [float(x) for x in a.delays.split(",")]:
-            for loss in [float(x) for x in a.losses.split(",")]:
-                seed += 1
-                row = {"delay_ms": delay, "loss_pct": loss}
-                # Blast and default-window runs alternate, so a burst of load from
-                # elsewhere on the machine hits both sides of the ratio alike.
-                blasts, defaults = [], []
-                for i in range(a.runs):
-                    blasts.append(blast(work, delay, loss, a.blast_mib << 20, seed + i))
-                    defaults.append(send_full(work, core, delay, loss, seed + i))
-                row["blast"] = statistics.median(blasts)
-                row["default"] = statistics.median(defaults)
-                row["blast_runs"], row["default_runs"] = blasts, defaults
-                row["window1"] = send_bounded(work, core, delay, loss, seed, a.w1_seconds)
-                results.append(row)
-                print(f"  delay {delay:g} ms loss {loss:g}%: blast {row['blast']:.1f} "
-                      f"window1 {row['window1']:.2f} default {row['default']:.1f} MB/s",
-                      flush=True)
+        # The `direct` row bypasses the proxy: how much does the proxy itself cost?
+        plan = [(None, 0.0)] if a.direct else []
+        plan += [(float(d), float(l)) for d in a.delays.split(",") for l in a.losses.split(",")]
+        for delay, loss in plan:
+            seed += 1
+            row = {"delay_ms": delay, "loss_pct": loss}
+            # Blast and default-window runs alternate, so a burst of load from
+            # elsewhere on the machine hits both sides of the ratio alike.
+            blasts, defaults = [], []
+            for i in range(a.runs):
+                blasts.append(blast(work, delay, loss, a.blast_mib << 20, seed + i))
+                defaults.append(send_full(work, core, delay, loss, seed + i))
+            row["blast"] = statistics.median(blasts)
+            row["default"] = statistics.median(defaults)
+            row["blast_runs"], row["default_runs"] = blasts, defaults
+            row["window1"] = send_bounded(work, core, delay, loss, seed, a.w1_seconds)
+            results.append(row)
+            print(f"  {_label(delay)} loss {loss:g}%: blast {row['blast']:.1f} "
+                  f"window1 {row['window1']:.2f} default {row['default']:.1f} MB/s",
+                  flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -142,7 +164,7 @@ def main():
         r["loss_over_noloss"] = (r["default"] / base["default"]
                                  if base and r["loss_pct"] and base["default"] else None)
         f = lambda v, w=8, p=2: f"{v:>{w}.{p}f}" if v is not None else f"{'-':>{w}}"  # noqa
-        print(f"{r['delay_ms']:>4g}ms {r['loss_pct']:>4g}% {r['blast']:>8.1f} "
+        print(f"{_label(r['delay_ms']):>6} {r['loss_pct']:>4g}% {r['blast']:>8.1f} "
               f"{r['window1']:>8.2f} {r['default']:>8.1f} {f(r['default_over_window1'], 8, 1)} "
               f"{f(r['default_over_blast'], 9)} {f(r['loss_over_noloss'], 11)}")
     one = by.get((1.0, 0.0))
