@@ -7,8 +7,8 @@ import sys
 import pathlib
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import kvm  # noqa: E402
-import serialcore  # noqa: E402
+import kqemu as kvm  # noqa: E402
+import kserial as serialcore  # noqa: E402
 
 
 def dump_times(bootargs, timeout=600):

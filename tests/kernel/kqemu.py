@@ -1,7 +1,6 @@
 """Drive the corecast kernel in qemu-system-riscv64: boot with bootargs, talk to its console, decode its cores."""
 import os
 import pathlib
-import queue
 import re
 import struct
 import subprocess

@@ -5,8 +5,8 @@ import subprocess
 
 import pytest
 
-import kvm
-import serialcore
+import kqemu as kvm
+import kserial as serialcore
 
 CRASHDEMO = kvm.USER / "crashdemo"
 pytestmark = pytest.mark.skipif(not kvm.KERNEL.exists(), reason="make kernel first")
