@@ -145,6 +145,11 @@ static enum nd_tx_state attempt(const struct nd_meta *meta, const ip_addr_t *add
 
 static void report_ram(void)
 {
+	struct vnet_stats vs;
+	vnet_stats(&vs);
+	k_printf("[net] nic: irqs=%lu rx=%lu tx=%lu tx_full_waits=%lu\n", (unsigned long)vs.irqs,
+		 (unsigned long)vs.rx_frames, (unsigned long)vs.tx_frames,
+		 (unsigned long)vs.tx_full_waits);
 	k_printf("[net] ram: lwip heap max=%u of %u, pbuf pool max=%u of %u, udp pcbs max=%u; "
 		 "driver %lu, sender %lu (static)\n",
 		 (unsigned)lwip_stats.mem.max, (unsigned)lwip_stats.mem.avail,
@@ -185,7 +190,7 @@ int net_dump(struct cw_writer *w, uint8_t sha256[32])
 			struct nd_tx_stats s;
 			nd_tx_stats(&tx, &s);
 			k_printf("[net] core pid=%u to udp://%s:%u attempt %u: %s%s%s size=%lu us=%lu "
-				 "kbps=%lu window=%u sent=%lu retransmits=%lu\n",
+				 "kBps=%lu window=%u sent=%lu retransmits=%lu\n",
 				 meta.pid, ep->host, ep->port, a + 1, nd_tx_state_str(st),
 				 st == ND_TX_FAILED ? " " : "",
 				 st == ND_TX_FAILED ? nd_tx_failure_str(nd_tx_failure(&tx)) : "",
@@ -194,6 +199,14 @@ int net_dump(struct cw_writer *w, uint8_t sha256[32])
 				 (unsigned long)s.packets_sent, (unsigned long)s.retransmits);
 			if (st == ND_TX_DONE_STORED) {
 				memcpy(sha256, nd_tx_digest(&tx), 32);
+				char hex[65];
+				for (int b = 0; b < 32; b++) {
+					hex[2 * b] = "0123456789abcdef"[sha256[b] >> 4];
+					hex[2 * b + 1] = "0123456789abcdef"[sha256[b] & 15];
+				}
+				hex[64] = 0;
+				k_printf("[net] core pid=%u stored by udp://%s:%u sha256=%s\n", meta.pid,
+					 ep->host, ep->port, hex);
 				report_ram();
 				return 0;
 			}

@@ -1,0 +1,151 @@
+"""The corecast kernel streams cores to corecastd over its own network stack (virtio-net, lwIP, netdump/UDP).
+
+Real components only: the kernel in QEMU with user networking, the real collector
+and its CLI, the impairment proxy, gdb-multiarch.  QEMU instances that do not
+depend on each other run in parallel to keep the suite short on two cores.
+"""
+import concurrent.futures
+import re
+import subprocess
+import time
+
+import pytest
+
+import knet
+from knet import H
+
+SEGV = "run=crashdemo:mode=segv:threads=2:fp=1"
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    for p in (H.CORECASTD, H.CORECASTCTL, H.IMPAIR, knet.kqemu.KERNEL, knet.CRASHDEMO):
+        if not p.exists():
+            pytest.fail(f"{p} is not built (run `make all kernel`)", pytrace=False)
+    d = H.Daemon(tmp_path / "ccd").start()
+    # Debug info filed first, so every dump is symbolized as it is stored.
+    H.ctl(d.store, "symbols", "add", knet.CRASHDEMO)
+    yield d
+    assert d.stop() == 0, d.log_text()[-2000:]
+
+
+def ep(port):
+    return f"corecast.endpoint=udp://{knet.HOST}:{port}"
+
+
+def test_crash_arrives_verified_and_backtrace_matches_gdb(daemon, tmp_path):
+    out = knet.run(f"{SEGV} corecast.device=knet-one {ep(daemon.port)} poweroff")
+    assert "status=signal 11 (SIGSEGV)" in out
+    (pid, where, sha), = knet.stored(out)
+    assert where == f"udp://{knet.HOST}:{daemon.port}"
+    assert "BEGIN CORECAST" not in out  # nothing went to the console
+    # The DHCP answers arrived by the NIC's interrupt, before the dump polled anything.
+    assert int(re.search(r"\[net\] nic: irqs=(\d+)", out).group(1)) > 0
+    assert re.search(r"\[net\] address 10\.0\.2\.15 \(dhcp\)", out)
+
+    dumps = H.list_dumps(daemon.store)
+    assert len(dumps) == 1, dumps
+    rec = knet.wait_symbolized(daemon.store, dumps[0]["id"])
+    assert rec["status"] == "stored" and rec["sha256"] == sha
+    assert rec["device"] == "knet-one" and rec["exe"] == "crashdemo" and rec["signal"] == 11
+    core = tmp_path / "core"
+    assert H.dump_to(daemon.store, rec["id"], core) == sha
+
+    names, g = knet.gdb_functions(core, knet.CRASHDEMO)
+    assert "Program terminated with signal SIGSEGV" in g, g
+    assert "do_crash" in names and "main" in names, g
+    ctl = knet.ctl_functions(rec)
+    assert ctl[:len(names)] == names, (ctl, g)
+    assert len(rec["threads"]) == 3
+
+
+def test_impaired_path_delivers_byte_identical(daemon, tmp_path):
+    imp = H.Impair(tmp_path / "imp", f"127.0.0.1:{daemon.port}",
+                   ["--loss", 3, "--dup", 3, "--reorder", 10, "--delay", 2], seed=7)
+    try:
+        out = knet.run(f"run=crashdemo:mode=segv:mem=2 corecast.scope=writable "
+                       f"corecast.device=knet-impair {ep(imp.port)} poweroff", timeout=240)
+    finally:
+        counters = imp.stop()
+    (pid, where, sha), = knet.stored(out)
+    # The proxy really dropped, duplicated and reordered in both directions.
+    up = counters["up"]
+    assert up["lost"] > 0 and up["duplicated"] > 0 and up["reordered"] > 0, counters
+    assert counters["down"]["lost"] > 0, counters
+    retrans = int(re.search(r"retransmits=(\d+)", out).group(1))
+    assert retrans > 0, out
+    size = int(re.search(r"attempt 1: stored size=(\d+)", out).group(1))
+    assert size > 2 << 20
+    dumps = H.list_dumps(daemon.store)
+    assert len(dumps) == 1, dumps
+    rec = H.info(daemon.store, dumps[0]["id"])
+    assert rec["sha256"] == sha and rec["size"] == size
+    assert H.dump_to(daemon.store, rec["id"], tmp_path / "core") == sha
+
+
+def test_no_collector_falls_back_to_serial_and_imports_identical(tmp_path):
+    port = knet.free_udp_port()
+    out = knet.run(f"{SEGV} {ep(port)} corecast.endpoint=serial corecast.retries=1 "
+                   f"corecast.timeout=2 run=hello poweroff", timeout=180)
+    # Two bounded attempts, then the console; the kernel carries on and powers off.
+    tries = knet.attempts(out)
+    assert [(a, s) for _, a, s in tries] == [("1", "failed"), ("2", "failed")], tries
+    assert "status=signal 11 (SIGSEGV)" in out and "all programs exited" in out
+    sha = re.search(r"\[k\] core pid=1 threads=\d+ size=\d+ memory=\d+ sha256=([0-9a-f]{64})",
+                    out).group(1)
+    log = tmp_path / "console.log"
+    log.write_text(out)
+    store = tmp_path / "store"
+    p = subprocess.run([str(H.CORECASTCTL), "--store", str(store), "import-serial", str(log)],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout
+    dumps = H.list_dumps(store)
+    assert len(dumps) == 1, dumps
+    rec = H.info(store, dumps[0]["id"])
+    assert rec["sha256"] == sha
+    # No corecast.device=: the id is derived from QEMU's default MAC address.
+    assert rec["device"] == "cc-525400123456"
+    assert H.dump_to(store, rec["id"], tmp_path / "core") == sha
+
+
+def test_collector_started_late_within_retry_budget_gets_the_dump(tmp_path):
+    port = knet.free_udp_port()
+    d = H.Daemon(tmp_path / "ccd", listen=[f"udp://127.0.0.1:{port}"])
+    with knet.NetKernel(f"{SEGV} {ep(port)} corecast.retries=5 corecast.timeout=3 poweroff",
+                        timeout=240) as k:
+        k.expect(r"\[k\] fault pid=1")
+        time.sleep(4)  # the first attempt has already given up
+        d.start()
+        try:
+            out = k.wait().replace("\r", "")
+        finally:
+            rc = d.stop()
+    assert rc == 0
+    tries = knet.attempts(out)
+    assert tries[0][2] == "failed" and tries[-1][2] == "stored", tries
+    (pid, where, sha), = knet.stored(out)
+    dumps = H.list_dumps(d.store)
+    assert len(dumps) == 1 and H.info(d.store, dumps[0]["id"])["sha256"] == sha
+
+
+def test_fleet_same_bug_groups_by_device(daemon):
+    # Three boards with the same bug, one with another; device ids from their MACs.
+    boards = [("52:54:00:cc:00:01", "segv"), ("52:54:00:cc:00:02", "segv"),
+              ("52:54:00:cc:00:03", "segv"), ("52:54:00:cc:00:04", "illegal")]
+
+    def boot(board):
+        mac, mode = board
+        return knet.run(f"run=crashdemo:mode={mode} {ep(daemon.port)} poweroff", mac=mac,
+                        timeout=240)
+    with concurrent.futures.ThreadPoolExecutor(len(boards)) as pool:
+        outs = list(pool.map(boot, boards))
+    for out in outs:
+        assert len(knet.stored(out)) == 1, out[-2000:]
+    dumps = H.list_dumps(daemon.store)
+    assert sorted(d["device"] for d in dumps) == [f"cc-525400cc000{i}" for i in range(1, 5)]
+    for d in dumps:
+        knet.wait_symbolized(daemon.store, d["id"])
+    groups = H.ctl(daemon.store, "groups")
+    assert sorted((g["devices"], g["count"]) for g in groups) == [(1, 1), (3, 3)], groups
+    big = max(groups, key=lambda g: g["devices"])
+    assert "SIGSEGV" in big["title"]
