@@ -1,5 +1,6 @@
 """corecast-symbolize on real cores: native x86_64, and i386/armhf cores written by qemu-user."""
 import json
+import re
 import os
 import shutil
 import socket
@@ -13,6 +14,11 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import corecraft  # noqa: E402
+
+
+# The line of the faulting store in the test program.
+FAULT_LINE = 1 + next(i for i, l in enumerate(corecraft.PROG.read_text().splitlines())
+                      if "*target = depth;" in l)
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +66,8 @@ def test_crashing_thread_matches_gdb_and_every_thread_present(crashed, target):
     assert sorted(t["tid"] for t in threads) == corecraft.gdb_thread_ids(target, exe, core)
     assert len(threads) == 4
     top = first["frames"][0]
-    assert top["how"] == "initial" and top["file"].endswith("crash_threads.c") and top["line"] == 17
+    assert top["how"] == "initial" and top["file"].endswith("crash_threads.c")
+    assert top["line"] == FAULT_LINE
     assert all(f["how"] in ("cfi", "fp", "scan") for f in first["frames"][1:])
     assert doc["symbols_missing"] is False
     pc_reg = {"x86_64": "rip", "i386": "eip", "armhf": "pc", "aarch64": "pc"}[target]
@@ -290,4 +297,24 @@ def test_compressed_debug_file_is_inflated_once_into_the_store(tmp_path):
     second = run_json(core, "--store", store)
     assert first == second
     top = second["threads"][0]["frames"][0]
-    assert top["function"] == "level3" and top["line"] == 17 and top["file"].endswith("crash_threads.c")
+    assert top["function"] == "level3" and top["line"] == FAULT_LINE
+    assert top["file"].endswith("crash_threads.c")
+
+
+def test_inlined_function_is_its_own_frame_like_gdb(tmp_path):
+    """level2 inlined into level1: an extra frame with inlined=true at level1's pc,
+    function names and lines equal to gdb's."""
+    exe = corecraft.build("x86_64", tmp_path, extra=["-DINLINE_LEVEL2"])
+    core = corecraft.crash("x86_64", exe, tmp_path / "run")
+    doc = run_json(core)
+    frames = doc["threads"][0]["frames"]
+    assert named([f["function"] for f in frames]) == named(corecraft.gdb_functions("x86_64", exe, core))
+    inl = [f for f in frames if f["inlined"]]
+    assert [f["function"] for f in inl] == ["level2_body"]
+    i = frames.index(inl[0])
+    assert frames[i + 1]["function"] == "level1" and frames[i + 1]["pc"] == inl[0]["pc"]
+    out = subprocess.run(["gdb", "-nx", "-batch", "-ex", "bt", str(exe), str(core)],
+                         capture_output=True, text=True).stdout
+    gdb_lines = [int(m) for m in re.findall(r"crash_threads\.c:(\d+)", out.rsplit("#0", 1)[-1])]
+    our_lines = [f["line"] for f in frames if f["file"] and f["file"].endswith("crash_threads.c")]
+    assert our_lines == gdb_lines[:len(our_lines)] and len(our_lines) == 4

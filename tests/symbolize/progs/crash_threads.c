@@ -9,7 +9,11 @@ static pthread_barrier_t ready;
 static volatile int *volatile target;
 
 __attribute__((noinline)) void level3(int depth);
+#ifndef INLINE_LEVEL2
 __attribute__((noinline)) void level2(int depth);
+#else
+#define level2 level2_body
+#endif
 __attribute__((noinline)) void level1(int depth);
 
 __attribute__((noinline)) void level3(int depth)
@@ -17,7 +21,13 @@ __attribute__((noinline)) void level3(int depth)
     *target = depth;            /* SIGSEGV: target is NULL */
 }
 
+/* Built with -DINLINE_LEVEL2, level2 is inlined into level1: the backtrace must
+ * still show it, as an inlined frame. */
+#ifdef INLINE_LEVEL2
+static inline __attribute__((always_inline)) void level2_body(int depth)
+#else
 __attribute__((noinline)) void level2(int depth)
+#endif
 {
     level3(depth + 1);
     __asm__ volatile("" ::: "memory");  /* keep the call from becoming a tail call */
