@@ -20,7 +20,7 @@
  */
 
 #define ND_RX_MAX_RANGES         128
-#define ND_RX_DEFAULT_WINDOW     1024   /* packets */
+#define ND_RX_DEFAULT_WINDOW     2048   /* packets; the sender's default */
 
 enum nd_rx_verdict {
 	ND_RX_NEW,           /* some bytes were not held: write the payload */

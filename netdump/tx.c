@@ -14,7 +14,8 @@
 
 void nd_tx_cfg_default(struct nd_tx_cfg *cfg)
 {
-	cfg->window = ND_TX_DEFAULT_WINDOW;
+	cfg->window = ND_TX_DEFAULT_WINDOW < ND_TX_WINDOW_MAX ? ND_TX_DEFAULT_WINDOW
+	                                                      : ND_TX_WINDOW_MAX;
 	cfg->payload = ND_DEFAULT_PAYLOAD;
 	cfg->rto_init_us = ND_TX_RTO_INIT_US;
 	cfg->rto_min_us = ND_TX_RTO_MIN_US;

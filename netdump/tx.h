@@ -31,8 +31,16 @@
  * on loss: the path is a LAN and the collector states its window.
  */
 
-#define ND_TX_WINDOW_MAX       4096  /* packets in flight; size of the scoreboard */
-#define ND_TX_DEFAULT_WINDOW   1024
+/* Packets in flight; sizes the scoreboard (8 bytes each) and so struct nd_tx.
+ * A memory-tight build (a kernel) may define it smaller, e.g. -DND_TX_WINDOW_MAX=512:
+ * everything compiled with the same value agrees, and the wire is unaffected. */
+#ifndef ND_TX_WINDOW_MAX
+#define ND_TX_WINDOW_MAX       4096
+#endif
+/* 2048 x 1424 B = 2.9 MB in flight: about twice the bandwidth-delay product of a
+ * 20 ms RTT path at the collector's speed, so a repair of the lowest hole (which
+ * holds the window for an extra round trip) does not stall the sender. */
+#define ND_TX_DEFAULT_WINDOW   2048
 #define ND_TX_RTO_INIT_US      250000u   /* before the first RTT sample */
 #define ND_TX_RTO_MIN_US       10000u    /* LAN: a 1 s floor would stall recovery */
 #define ND_TX_RTO_MAX_US       1000000u  /* so a restarted collector is re-found fast */
@@ -45,7 +53,8 @@
 typedef int (*nd_read_fn)(void *ctx, uint64_t off, void *buf, size_t len);
 
 struct nd_tx_cfg {
-	uint32_t window;        /* 1..ND_TX_WINDOW_MAX; 1 = stop-and-wait */
+	uint32_t window;        /* 1..ND_TX_WINDOW_MAX; 1 = stop-and-wait (a default
+	                         * above ND_TX_WINDOW_MAX is clamped by nd_tx_cfg_default) */
 	uint32_t payload;       /* ND_PAYLOAD_MIN..ND_PAYLOAD_MAX */
 	uint64_t rto_init_us;
 	uint64_t rto_min_us;
