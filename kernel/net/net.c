@@ -27,9 +27,21 @@ static void net_irq(void *arg)
 	k_wakeup(&net_chan);
 }
 
+static void ip4_from(ip4_addr_t *a, const uint8_t b[4])
+{
+	IP4_ADDR(a, b[0], b[1], b[2], b[3]);
+}
+
 static void status_cb(struct netif *nif)
 {
 	const uint8_t *a = (const uint8_t *)netif_ip4_addr(nif);
+	/* A DHCP lease brings its own name servers; corecast.dns= still comes first. */
+	if (net_args.have_dns) {
+		ip_addr_t d;
+		ip4_from(ip_2_ip4(&d), net_args.dns);
+		IP_SET_TYPE_VAL(d, IPADDR_TYPE_V4);
+		dns_setserver(0, &d);
+	}
 	if (!ip4_addr_isany_val(*netif_ip4_addr(nif)))
 		k_printf("[net] address %u.%u.%u.%u%s\n", a[0], a[1], a[2], a[3],
 			 net_args.have_ip ? " (static)" : " (dhcp)");
@@ -49,10 +61,6 @@ static void net_thread(void)
 	}
 }
 
-static void ip4_from(ip4_addr_t *a, const uint8_t b[4])
-{
-	IP4_ADDR(a, b[0], b[1], b[2], b[3]);
-}
 
 void net_init(void)
 {
@@ -86,12 +94,6 @@ void net_init(void)
 		return;
 	}
 	netif_set_status_callback(&k_netif, status_cb);
-	if (net_args.have_dns) {
-		ip_addr_t d;
-		ip4_from(ip_2_ip4(&d), net_args.dns);
-		IP_SET_TYPE_VAL(d, IPADDR_TYPE_V4);
-		dns_setserver(0, &d);
-	}
 	if (net_args.have_ip)
 		status_cb(&k_netif);
 	else
@@ -99,8 +101,8 @@ void net_init(void)
 	hal_irq_enable(vnet_irq(), net_irq, 0);
 	kthread_create(net_thread, K_PRIO_MAX);
 	net_up = 1;
-	k_printf("[net] virtio-net %02x:%02x:%02x:%02x:%02x:%02x irq %d device %s, %s\n",
-		 mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], vnet_irq(), k_args.device,
+	k_printf("[net] virtio-net (virtio-mmio v%d) %02x:%02x:%02x:%02x:%02x:%02x irq %d device %s, %s\n",
+		 vnet_version(), mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], vnet_irq(), k_args.device,
 		 net_args.have_ip ? "static address" : "dhcp");
 }
 

@@ -175,6 +175,7 @@ int vnet_init(void)
 
 int vnet_present(void) { return regs != 0; }
 int vnet_irq(void) { return irq_no; }
+int vnet_version(void) { return version; }
 void vnet_mac(uint8_t out[6]) { memcpy(out, mac, 6); }
 
 int vnet_rx_poll(vnet_rx_fn fn, void *ctx, int max)

@@ -15,6 +15,8 @@ struct vnet_stats {
 /* Find and start the first virtio-net device; 0 on success, -1 when none works. */
 int vnet_init(void);
 int vnet_present(void);
+/* virtio-mmio transport version: 1 legacy, 2 virtio 1.0. */
+int vnet_version(void);
 void vnet_mac(uint8_t mac[6]);
 /* Deliver up to max received frames; returns how many. Interrupts not needed (polled mode). */
 int vnet_rx_poll(vnet_rx_fn fn, void *ctx, int max);

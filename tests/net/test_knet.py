@@ -149,3 +149,49 @@ def test_fleet_same_bug_groups_by_device(daemon):
     assert sorted((g["devices"], g["count"]) for g in groups) == [(1, 1), (3, 3)], groups
     big = max(groups, key=lambda g: g["devices"])
     assert "SIGSEGV" in big["title"]
+
+
+def test_static_address_on_virtio_1_0_transport(daemon):
+    out = knet.run(f"{SEGV} corecast.ip=10.0.2.20 corecast.netmask=255.255.255.0 "
+                   f"corecast.gw=10.0.2.2 {ep(daemon.port)} poweroff",
+                   extra=["-global", "virtio-mmio.force-legacy=false"])
+    assert "virtio-net (virtio-mmio v2)" in out and "[net] address 10.0.2.20 (static)" in out
+    (pid, where, sha), = knet.stored(out)
+    dumps = H.list_dumps(daemon.store)
+    assert len(dumps) == 1 and H.info(daemon.store, dumps[0]["id"])["sha256"] == sha
+
+
+def test_endpoint_by_dns_name_and_fallback_order(tmp_path):
+    """In a private network namespace: a name server on the host side answers one
+    name with 10.0.2.2; the first endpoint's name does not resolve, the second does."""
+    if subprocess.run(["unshare", "-n", "true"]).returncode != 0:
+        pytest.skip("cannot create a network namespace here (needs root)")
+    store, pf, qlog = tmp_path / "store", tmp_path / "port", tmp_path / "queries"
+    console, ccdlog = tmp_path / "console.log", tmp_path / "corecastd.log"
+    qemu = " ".join(knet.kqemu.QEMU) + f" -kernel {knet.kqemu.KERNEL}" \
+        " -device virtio-net-device,netdev=n0 -netdev user,id=n0"
+    args = (f"{SEGV} corecast.dns=10.0.2.2 corecast.timeout=3 corecast.retries=0 "
+            "corecast.endpoint=udp://nowhere.corecast.test:7770 "
+            "corecast.endpoint=udp://collector.corecast.test:7770 poweroff")
+    script = f"""
+set -e
+ip link set lo up
+/usr/bin/python3 {knet.HERE}/dns_stub.py 127.0.0.1 53 collector.corecast.test 10.0.2.2 {qlog} &
+DNS=$!
+{H.CORECASTD} --store {store} --port-file {pf} --listen udp://127.0.0.1:7770 2>{ccdlog} &
+CCD=$!
+for i in $(seq 100); do [ -s {pf} ] && [ -e {qlog} ] && break; sleep 0.1; done
+timeout 200 {qemu} -append '{args}' </dev/null >{console} 2>&1
+kill -TERM $CCD; wait $CCD; kill $DNS
+"""
+    p = subprocess.run(["unshare", "-n", "sh", "-c", script], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=300)
+    out = console.read_text(errors="replace").replace("\r", "")
+    assert p.returncode == 0, (p.stdout, out[-3000:])
+    assert "[net] udp://nowhere.corecast.test:7770: cannot resolve the name" in out, out[-3000:]
+    (pid, where, sha), = knet.stored(out)
+    assert where == "udp://collector.corecast.test:7770"
+    queries = qlog.read_text().split("\n")
+    assert "nowhere.corecast.test 1" in queries and "collector.corecast.test 1" in queries
+    dumps = H.list_dumps(store)
+    assert len(dumps) == 1 and H.info(store, dumps[0]["id"])["sha256"] == sha
