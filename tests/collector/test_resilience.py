@@ -1,10 +1,12 @@
-"""The collector survives being killed mid-transfer and a flood of hostile datagrams."""
+"""The collector survives being killed mid-transfer, senders vanishing, many senders at
+once and a flood of hostile datagrams."""
 import random
 import re
 import struct
 import time
 
 import ccharness as H
+import ndclient as N
 
 
 def _spool_bytes(store):
@@ -168,3 +170,46 @@ def test_garbage_flood_during_transfer(daemon, big_core, core, tmp_path, procs, 
     # rejected as garbage or for its forged cookie.
     rejected = c.get("garbage", 0) + c.get("bad_cookie", 0) + c.get("truncated", 0)
     assert rejected >= sent // 2, c
+
+
+def test_concurrent_senders_each_get_their_own_core(make_daemon, core, tmp_path, sent_ok):
+    # Forty senders at once, each with different bytes: a mix-up between sessions
+    # could not produce the right digests.
+    d = make_daemon()
+    base = core["path"].read_bytes()
+    rng = random.Random(3)
+    files, want = [], {}
+    for i in range(40):
+        f = tmp_path / f"core-{i:02d}"
+        f.write_bytes(base + rng.randbytes(rng.randrange(1, 400_000)))
+        files.append(f)
+        want[f"dev-many-{i:02d}"] = H.sha256_file(f)
+    senders = [H.send_async(d.endpoint(), f, f"dev-many-{i:02d}", "--timeout", 60,
+                            log=tmp_path / f"send-{i:02d}.log") for i, f in enumerate(files)]
+    for i, s in enumerate(senders):
+        assert s.wait(120) == 0, (tmp_path / f"send-{i:02d}.log").read_text()
+    got = {r["device"]: r["sha256"] for r in H.list_dumps(d.store)}
+    assert got == want
+    assert H.proc_status(d.pid, "VmHWM") < 64 * 1024
+
+
+def test_idle_session_times_out_and_resumes_later(make_daemon, core):
+    d = make_daemon(config="SessionTimeout=1s")
+    data = core["path"].read_bytes()
+    boot = bytes(range(100, 116))
+    half = (len(data) // 2) // 1024 * 1024
+    first = N.Session("127.0.0.1", d.port, "dev-idle", data, boot_id=boot, seq=9)
+    assert first.open()["type"] == N.OPEN_ACK
+    first.data = data[:half]
+    first.send_all()
+    first.close()
+    time.sleep(2.5)  # the sender went silent: the collector closes the session
+    again = N.Session("127.0.0.1", d.port, "dev-idle", data, boot_id=boot, seq=9)
+    ack = again.open()
+    assert ack["type"] == N.OPEN_ACK and ack["resume"] > 0, ack
+    assert again.send_all() is None
+    assert again.finish()["code"] == N.STORED
+    again.close()
+    assert d.stop() == 0
+    c = d.exit_counters()
+    assert c.get("timeouts", 0) >= 1 and c.get("resumes", 0) >= 1, c
