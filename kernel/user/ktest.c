@@ -219,6 +219,15 @@ int main(int argc, char **argv)
 	check("munmap_bad", cc_munmap((void *)0x12345000, 4096) < 0);
 	check("kill_bad_pid", cc_kill(9999, 15) < 0);
 
+	/* Bad arguments come back as errors; the kernel never touches memory it should not. */
+	check("write_unmapped_efault", cc_syscall(SYS_write, 0x10, 10, 0, 0) == -K_EFAULT);
+	check("write_kernel_memory_efault", cc_syscall(SYS_write, 0x80200000L, 16, 0, 0) == -K_EFAULT);
+	check("mutex_kernel_word_efault", cc_syscall(SYS_mutex_lock, 0x80200000L, 0, 0, 0) == -K_EFAULT);
+	check("mutex_text_word_efault", cc_syscall(SYS_mutex_lock, (long)(uintptr_t)main, 0, 0, 0) == -K_EFAULT);
+	check("unknown_syscall_enosys", cc_syscall(999, 0, 0, 0, 0) == -K_ENOSYS);
+	check("mmap_too_big", cc_mmap(1UL << 30, K_PROT_READ) == NULL);
+	check("mutex_unlock_not_owner", cc_syscall(SYS_mutex_unlock, (long)&lock, 0, 0, 0) == -K_EPERM);
+
 	int f0 = cc_thread_create(fp_worker, (void *)0, K_PRIO_DEFAULT);
 	int f1 = cc_thread_create(fp_worker, (void *)1, K_PRIO_DEFAULT);
 	cc_thread_join(f0);

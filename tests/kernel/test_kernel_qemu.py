@@ -237,7 +237,9 @@ def test_syscalls_and_scheduler():
     for name in ("getpid", "gettid", "mutex_counter", "condvar_queue", "thread_join",
                  "sleep_100ms", "priority_order", "preemption_both_progress",
                  "mmap_zeroed_writable", "mmap_pages_taken", "munmap", "munmap_bad",
-                 "kill_bad_pid"):
+                 "kill_bad_pid", "write_unmapped_efault", "write_kernel_memory_efault",
+                 "mutex_kernel_word_efault", "mutex_text_word_efault", "unknown_syscall_enosys",
+                 "mmap_too_big", "mutex_unlock_not_owner", "fp_state_per_thread"):
         assert name in oks, (name, out[-3000:])
     assert "[k] exit pid=1 name=ktest status=exit 0" in out
 
