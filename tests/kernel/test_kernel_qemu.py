@@ -347,3 +347,13 @@ def test_mapping_protections_enforced_text_not_writable(tmp_path):
     assert text and text[0][3] == 5  # PF_R | PF_X
     g = kvm.gdb(core, CRASHDEMO, "bt 1")
     assert "do_crash" in g and "status=signal 11" in out
+
+
+def test_make_qemu_returns_when_the_machine_powers_off():
+    p = subprocess.run(["make", "-s", "--no-print-directory", "qemu",
+                        "BOOTARGS=run=hello:3 poweroff"], cwd=kvm.ROOT, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=120 * kvm.SLOW)
+    assert p.returncode == 0, p.stdout[-2000:]
+    assert "[k] exit pid=1 name=hello status=exit 3" in p.stdout
+    assert "poweroff" in p.stdout.splitlines()[-1]
