@@ -2,10 +2,10 @@
 #include "collector/symbolize/corefile.h"
 
 #include <elf.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -39,6 +39,21 @@ uint64_t core_get(const struct core_file *cf, const uint8_t *p, size_t width)
         v = (v << 8) | p[k];
     }
     return v;
+}
+
+/* Internal result: the prefix in memory is too short; cf->need says how long. */
+#define CORE_E_NEED_MORE ((enum core_err)-1)
+
+/* [off, off+len) must be in the file (else err) and in memory (else ask for more). */
+static enum core_err in_prefix(struct core_file *cf, uint64_t off, uint64_t len, enum core_err err)
+{
+    if (off > cf->size || len > cf->size - off)
+        return err;
+    if (off + len > cf->map_len) {
+        cf->need = off + len;
+        return CORE_E_NEED_MORE;
+    }
+    return CORE_OK;
 }
 
 static int seg_cmp(const void *a, const void *b)
@@ -126,12 +141,20 @@ static enum core_err parse_note_seg(struct core_file *cf, uint64_t off, uint64_t
     return CORE_OK;
 }
 
-enum core_err core_parse(struct core_file *cf, const uint8_t *map, size_t size)
+static enum core_err parse_prefix(struct core_file *cf, const uint8_t *map, size_t map_len,
+                                  size_t size, int fd)
 {
     memset(cf, 0, sizeof *cf);
     cf->map = map;
+    cf->map_len = map_len;
     cf->size = size;
-    if (size < EI_NIDENT || memcmp(map, ELFMAG, SELFMAG) != 0)
+    cf->fd = fd;
+    enum core_err e;
+    if (size < EI_NIDENT)
+        return CORE_E_NOT_ELF;
+    if ((e = in_prefix(cf, 0, EI_NIDENT, CORE_E_NOT_ELF)) != CORE_OK)
+        return e;
+    if (memcmp(map, ELFMAG, SELFMAG) != 0)
         return CORE_E_NOT_ELF;
     if (map[EI_CLASS] != ELFCLASS32 && map[EI_CLASS] != ELFCLASS64)
         return CORE_E_NOT_ELF;
@@ -140,8 +163,8 @@ enum core_err core_parse(struct core_file *cf, const uint8_t *map, size_t size)
     cf->is64 = map[EI_CLASS] == ELFCLASS64;
     cf->big_endian = map[EI_DATA] == ELFDATA2MSB;
     size_t ehsize = cf->is64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr);
-    if (size < ehsize)
-        return CORE_E_TRUNCATED;
+    if ((e = in_prefix(cf, 0, ehsize, CORE_E_TRUNCATED)) != CORE_OK)
+        return e;
     if (core_get(cf, map + 16, 2) != ET_CORE)
         return CORE_E_NOT_CORE;
     cf->machine = (uint16_t)core_get(cf, map + 18, 2);
@@ -155,14 +178,18 @@ enum core_err core_parse(struct core_file *cf, const uint8_t *map, size_t size)
         /* the real count is in section header 0's sh_info */
         uint64_t shoff = cf->is64 ? core_get(cf, map + 40, 8) : core_get(cf, map + 32, 4);
         size_t shsz = cf->is64 ? sizeof(Elf64_Shdr) : sizeof(Elf32_Shdr);
-        if (shoff == 0 || shoff > size || size - shoff < shsz)
+        if (shoff == 0)
             return CORE_E_TRUNCATED;
+        if ((e = in_prefix(cf, shoff, shsz, CORE_E_TRUNCATED)) != CORE_OK)
+            return e;
         phnum = core_get(cf, map + shoff + (cf->is64 ? 44 : 28), 4);
     }
     if (phnum == 0 || phentsize != want || phnum > CORE_MAX_PHDRS)
         return CORE_E_BAD_PHDRS;
     if (phoff > size || (size - phoff) / phentsize < phnum)
         return CORE_E_TRUNCATED;
+    if ((e = in_prefix(cf, phoff, phnum * phentsize, CORE_E_TRUNCATED)) != CORE_OK)
+        return e;
 
     cf->segs = calloc(phnum, sizeof *cf->segs);
     if (!cf->segs)
@@ -185,10 +212,9 @@ enum core_err core_parse(struct core_file *cf, const uint8_t *map, size_t size)
             flags = core_get(cf, ph + 24, 4);
         }
         if (type == PT_NOTE) {
-            if (off > size || filesz > size - off)
-                return CORE_E_BAD_NOTES;
-            enum core_err e = parse_note_seg(cf, off, filesz);
-            if (e != CORE_OK)
+            if ((e = in_prefix(cf, off, filesz, CORE_E_BAD_NOTES)) != CORE_OK)
+                return e;
+            if ((e = parse_note_seg(cf, off, filesz)) != CORE_OK)
                 return e;
         } else if (type == PT_LOAD) {
             /* A segment cut short by a truncated file keeps what is present. */
@@ -214,9 +240,38 @@ enum core_err core_parse(struct core_file *cf, const uint8_t *map, size_t size)
     return CORE_OK;
 }
 
+enum core_err core_parse(struct core_file *cf, const uint8_t *map, size_t size)
+{
+    return parse_prefix(cf, map, size, size, -1);
+}
+
+static void parsed_free(struct core_file *cf)
+{
+    free(cf->segs);
+    free(cf->threads);
+    cf->segs = NULL;
+    cf->threads = NULL;
+}
+
+static bool read_full(int fd, uint8_t *buf, size_t len, uint64_t off)
+{
+    while (len > 0) {
+        ssize_t n = pread(fd, buf, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        buf += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return true;
+}
+
 enum core_err core_open(struct core_file *cf, const char *path)
 {
     memset(cf, 0, sizeof *cf);
+    cf->fd = -1;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return CORE_E_OPEN;
@@ -225,27 +280,50 @@ enum core_err core_open(struct core_file *cf, const char *path)
         close(fd);
         return CORE_E_OPEN;
     }
-    if (st.st_size == 0) {
-        close(fd);
-        return CORE_E_NOT_ELF;
+    size_t size = (size_t)st.st_size;
+    /* Headers and notes usually sit in the first pages; read more only if asked. */
+    size_t len = size < (1u << 20) ? size : (1u << 20);
+    uint8_t *buf = NULL;
+    enum core_err e = CORE_E_NOMEM;
+    for (int pass = 0; pass < 4; pass++) {
+        uint8_t *nb = realloc(buf, len ? len : 1);
+        if (!nb) {
+            e = CORE_E_NOMEM;
+            break;
+        }
+        buf = nb;
+        if (!read_full(fd, buf, len, 0)) {
+            e = CORE_E_OPEN;
+            break;
+        }
+        e = parse_prefix(cf, buf, len, size, fd);
+        if (e != CORE_E_NEED_MORE)
+            break;
+        parsed_free(cf);
+        if (cf->need > CORE_MAX_PREFIX) {
+            e = CORE_E_BAD_NOTES;      /* notes or headers larger than any real core's */
+            break;
+        }
+        len = (size_t)cf->need;
     }
-    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (m == MAP_FAILED)
-        return CORE_E_OPEN;
-    enum core_err e = core_parse(cf, m, (size_t)st.st_size);
-    cf->map = m;            /* so core_close unmaps even on error */
-    cf->size = (size_t)st.st_size;
+    if (e == CORE_E_NEED_MORE)
+        e = CORE_E_BAD_NOTES;
+    /* Keep what core_close must release even on error. */
+    cf->map = buf;
+    cf->map_len = len;
+    cf->size = size;
+    cf->fd = fd;
     return e;
 }
 
 void core_close(struct core_file *cf)
 {
-    if (cf->map)
-        munmap((void *)cf->map, cf->size);
-    free(cf->segs);
-    free(cf->threads);
+    free((void *)cf->map);
+    if (cf->fd >= 0)
+        close(cf->fd);
+    parsed_free(cf);
     memset(cf, 0, sizeof *cf);
+    cf->fd = -1;
 }
 
 const struct core_seg *core_seg_at(const struct core_file *cf, uint64_t addr)
@@ -277,7 +355,11 @@ bool core_read(const struct core_file *cf, uint64_t addr, void *buf, size_t len)
         uint64_t n = s->filesz - in;
         if (n > len)
             n = len;
-        memcpy(out, cf->map + s->offset + in, n);
+        uint64_t fo = s->offset + in;
+        if (fo + n <= cf->map_len)
+            memcpy(out, cf->map + fo, n);
+        else if (cf->fd < 0 || !read_full(cf->fd, out, n, fo))
+            return false;
         out += n;
         addr += n;
         len -= n;

@@ -35,8 +35,14 @@ struct core_thread {
 };
 
 struct core_file {
+    /* The file's first map_len bytes are in memory (headers, program headers, notes);
+     * the rest (process memory) is read with pread, so a large core does not take
+     * address space a worker's RLIMIT_AS needs for symbol files. */
     const uint8_t *map;
-    size_t size;
+    size_t map_len;
+    size_t size;            /* of the whole file */
+    int fd;                 /* -1 when parsing a buffer */
+    uint64_t need;          /* internal: prefix length the parser asked for */
     bool is64, big_endian;
     uint16_t machine;       /* EM_* */
     struct core_seg *segs;  /* sorted by vaddr */
@@ -53,6 +59,8 @@ struct core_file {
 enum core_err core_open(struct core_file *cf, const char *path);
 /* Parse a core already in memory (not copied; must outlive cf). */
 enum core_err core_parse(struct core_file *cf, const uint8_t *map, size_t size);
+/* Largest header + notes prefix core_open will hold in memory. */
+#define CORE_MAX_PREFIX (256u << 20)
 void core_close(struct core_file *cf);
 
 /* Read len bytes of process memory at addr; false if any byte was not dumped. */

@@ -761,7 +761,9 @@ enum sym_err sym_symbolize(const char *core_path, const struct sym_options *opt,
 
     elf_version(EV_CURRENT);
     r.core_fd = open(core_path, O_RDONLY | O_CLOEXEC);
-    r.core_elf = r.core_fd >= 0 ? elf_begin(r.core_fd, ELF_C_READ_MMAP, NULL) : NULL;
+    /* Read, not mapped: process memory is fetched piecewise, and a big core must not
+     * use up the address space RLIMIT_AS leaves for symbol files. */
+    r.core_elf = r.core_fd >= 0 ? elf_begin(r.core_fd, ELF_C_READ, NULL) : NULL;
     if (!r.core_elf) {
         set_detail(detail, detail_len, "%s: %s", core_path, elf_errmsg(-1));
         err = SYM_E_DWFL;

@@ -1,6 +1,7 @@
 """corecast-symbolize on real cores: native x86_64, and i386/armhf cores written by qemu-user."""
 import json
 import re
+import resource
 import os
 import shutil
 import socket
@@ -318,3 +319,34 @@ def test_inlined_function_is_its_own_frame_like_gdb(tmp_path):
     gdb_lines = [int(m) for m in re.findall(r"crash_threads\.c:(\d+)", out.rsplit("#0", 1)[-1])]
     our_lines = [f["line"] for f in frames if f["file"] and f["file"].endswith("crash_threads.c")]
     assert our_lines == gdb_lines[:len(our_lines)] and len(our_lines) == 4
+
+
+def test_core_larger_than_the_workers_address_space_limit(crashed, tmp_path):
+    """corecastd runs the worker under RLIMIT_AS (1 GiB by default): a 3 GiB core
+    (sparse here) must still symbolize, so the core is read, not mapped whole."""
+    exe, core = crashed("i386")
+    b = bytearray(core.read_bytes())
+    phoff, = struct.unpack_from("<I", b, 28)
+    phnum, = struct.unpack_from("<H", b, 44)
+    big = 3 << 30
+    for i in range(phnum):
+        o = phoff + i * 32
+        ptype, off, vaddr, _, filesz, memsz = struct.unpack_from("<IIIIII", b, o)
+        if ptype == 1 and filesz == 0 and memsz == 0x1000:      # a guard page
+            struct.pack_into("<II", b, o + 4, big - 0x1000, vaddr)
+            struct.pack_into("<II", b, o + 16, 0x1000, 0x1000)
+            break
+    else:
+        pytest.fail("no guard page segment to move")
+    path = tmp_path / "big.core"
+    with open(path, "wb") as f:
+        f.write(b)
+        f.truncate(big)
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+    p = subprocess.run([str(corecraft.SYMBOLIZE), "--core", str(path), "--exe", str(exe)],
+                       capture_output=True, text=True, preexec_fn=limit, timeout=120)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert [f["function"] for f in doc["threads"][0]["frames"][:3]] == ["level3", "level2", "level1"]

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "collector/symbolize/corefile.h"
 
@@ -196,6 +197,37 @@ static void test_refuses_non_core_and_unknown_machine(void **state)
     expect_error(CORE_E_NO_THREADS);
 }
 
+/* Notes placed past the first MiB: core_open reads a longer prefix, and reads process
+ * memory from the file, not from its in-memory prefix. */
+static void test_open_reads_notes_past_first_mib_and_memory_by_pread(void **state)
+{
+    (void)state;
+    make_core();
+    const uint64_t far = 3u << 20;
+    size_t notes_len = 0;
+    for (size_t p = 1024; p < 4096 && buf[p + 8]; p += 20 + ((buf[p + 4] | buf[p + 5] << 8) + 3u) / 4 * 4)
+        notes_len = p + 20 + ((buf[p + 4] | buf[p + 5] << 8) + 3u) / 4 * 4 - 1024;
+    char path[] = "/tmp/test_sym_corefile.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    put(64 + 8, far, 8);                                /* PT_NOTE offset */
+    assert_int_equal(pwrite(fd, buf, len, 0), (ssize_t)len);
+    assert_int_equal(pwrite(fd, buf + 1024, notes_len, (off_t)far), (ssize_t)notes_len);
+    close(fd);
+    struct core_file cf;
+    enum core_err e = core_open(&cf, path);
+    unlink(path);
+    assert_int_equal(e, CORE_OK);
+    assert_int_equal(cf.nthreads, 2);
+    assert_true(cf.map_len >= far);
+    uint8_t b[4];
+    assert_true(core_read(&cf, 0x2000, b, 4));
+    assert_int_equal(b[0], 0x80);
+    core_close(&cf);
+    assert_int_equal(core_open(&cf, "/nonexistent/core"), CORE_E_OPEN);
+    core_close(&cf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +237,7 @@ int main(void)
         cmocka_unit_test(test_refuses_note_sizes_past_segment),
         cmocka_unit_test(test_extended_phnum_is_read_from_section_zero),
         cmocka_unit_test(test_refuses_non_core_and_unknown_machine),
+        cmocka_unit_test(test_open_reads_notes_past_first_mib_and_memory_by_pread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,6 +58,8 @@ static void setup_core(uint16_t machine, bool is64)
     memset(&cf, 0, sizeof cf);
     cf.map = image;
     cf.size = sizeof image;
+    cf.map_len = sizeof image;
+    cf.fd = -1;
     cf.is64 = is64;
     cf.machine = machine;
     cf.segs = &seg;
