@@ -349,13 +349,15 @@ static void report_from_hints(struct run *r)
         } else
             ok = false;
         if (ok) {
+            /* Named by the session's hint, else as the core names the process, else
+             * by the file found. */
             const char *name = i > 0 ? hint_name_for(r->opt, r->opt->hints[i - 1].build_id) : NULL;
+            if (!name && r->cf.fname[0])
+                name = r->cf.fname;
             if (!name) {
                 name = strrchr(path, '/');
                 name = name ? name + 1 : path;
             }
-            if (r->cf.fname[0] && (i == 0 || !hint_name_for(r->opt, r->opt->hints[i - 1].build_id)))
-                name = r->cf.fname;
             if (dwfl_report_elf(r->dwfl, name, path, -1, bias, false) && g.have_dyn)
                 report_link_map(r, g.dyn_vaddr + bias, g.dyn_size, i > 0 ? i - 1 : SIZE_MAX);
             free(path);
