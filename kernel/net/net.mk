@@ -33,3 +33,10 @@ $(K_NET_LWIP)/src/include/lwip/init.h $(K_NET_LWIP_SRCS):
 
 # The host boot-argument test links the network keys' parser too.
 $(TBIN)/test_k_bootcfg: $(OBJ)/ksan/kernel/net/netargs.o
+
+# `make bench`: a 16 MiB core over the kernel's network, default window vs window 1,
+# clean and with 1% loss; the network stack's RAM.
+BENCHES += bench-kernel-net
+.PHONY: bench-kernel-net
+bench-kernel-net: $(K_ELF) $(BIN)/corecastd $(TBIN)/impair
+	@/usr/bin/python3 tests/net/bench_knet.py

@@ -147,9 +147,9 @@ static void report_ram(void)
 {
 	struct vnet_stats vs;
 	vnet_stats(&vs);
-	k_printf("[net] nic: irqs=%lu rx=%lu tx=%lu tx_full_waits=%lu\n", (unsigned long)vs.irqs,
-		 (unsigned long)vs.rx_frames, (unsigned long)vs.tx_frames,
-		 (unsigned long)vs.tx_full_waits);
+	k_printf("[net] nic: irqs=%lu rx=%lu tx=%lu tx_full_waits=%lu tx_notify_skipped=%lu\n",
+		 (unsigned long)vs.irqs, (unsigned long)vs.rx_frames, (unsigned long)vs.tx_frames,
+		 (unsigned long)vs.tx_full_waits, (unsigned long)vs.tx_notify_skipped);
 	k_printf("[net] ram: lwip heap max=%u of %u, pbuf pool max=%u of %u, udp pcbs max=%u; "
 		 "driver %lu, sender %lu (static)\n",
 		 (unsigned)lwip_stats.mem.max, (unsigned)lwip_stats.mem.avail,

@@ -9,7 +9,7 @@
 typedef void (*vnet_rx_fn)(void *ctx, const uint8_t *frame, uint32_t len);
 
 struct vnet_stats {
-	uint64_t rx_frames, tx_frames, tx_full_waits, irqs;
+	uint64_t rx_frames, tx_frames, tx_full_waits, tx_notify_skipped, irqs;
 };
 
 /* Find and start the first virtio-net device; 0 on success, -1 when none works. */

@@ -41,10 +41,10 @@
 
 /* Memory: a static heap for outgoing packets, pools for incoming ones. */
 #define MEM_ALIGNMENT           8
-#define MEM_SIZE                (48 * 1024)
+#define MEM_SIZE                (16 * 1024) /* a dump holds one DATA packet at a time */
 #define MEMP_NUM_PBUF           16
 #define MEMP_NUM_UDP_PCB        4
-#define PBUF_POOL_SIZE          40  /* more than the receive ring (32 buffers) */
+#define PBUF_POOL_SIZE          16  /* frames are handed up one by one and consumed; headroom for reassembly */
 #define PBUF_POOL_BUFSIZE       1536
 #define MEMP_NUM_ARP_QUEUE      8
 
