@@ -1,8 +1,11 @@
-/* collector/corecast-send/endpoint.c: udp://HOST:PORT parsing, name resolution and the socket. */
+/* collector/corecast-send/endpoint.c: udp|dtls|tls://HOST:PORT parsing, name resolution and the socket. */
 #include "collector/corecast-send/endpoint.h"
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -10,14 +13,22 @@
 
 const char *endpoint_parse(const char *url, struct endpoint *ep)
 {
-	static const char scheme[] = "udp://";
 	const char *h, *colon;
 	size_t hl;
 
 	memset(ep, 0, sizeof *ep);
-	if (strncmp(url, scheme, sizeof scheme - 1) != 0)
-		return "scheme must be udp://";
-	h = url + sizeof scheme - 1;
+	if (strncmp(url, "udp://", 6) == 0) {
+		ep->scheme = EP_UDP;
+		h = url + 6;
+	} else if (strncmp(url, "dtls://", 7) == 0) {
+		ep->scheme = EP_DTLS;
+		h = url + 7;
+	} else if (strncmp(url, "tls://", 6) == 0) {
+		ep->scheme = EP_TLS;
+		h = url + 6;
+	} else {
+		return "scheme must be udp://, dtls:// or tls://";
+	}
 	if (*h == '[') {
 		const char *close = strchr(h, ']');
 		if (!close)
@@ -61,8 +72,8 @@ int endpoint_connect(const struct endpoint *ep, const char **why)
 
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_DGRAM;
-	hints.ai_protocol = IPPROTO_UDP;
+	hints.ai_socktype = ep->scheme == EP_TLS ? SOCK_STREAM : SOCK_DGRAM;
+	hints.ai_protocol = ep->scheme == EP_TLS ? IPPROTO_TCP : IPPROTO_UDP;
 	rc = getaddrinfo(ep->host, ep->port, &hints, &res);
 	if (rc) {
 		*why = gai_strerror(rc);
@@ -82,7 +93,14 @@ int endpoint_connect(const struct endpoint *ep, const char **why)
 		fd = -1;
 	}
 	freeaddrinfo(res);
-	if (fd >= 0) {
+	if (fd >= 0 && ep->scheme == EP_TLS) {
+		/* Blocking writes with a deadline: TCP paces the sender, and a
+		 * collector that stops reading ends the transfer (see tls/client.c). */
+		struct timeval tv = { 10, 0 };
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	} else if (fd >= 0) {
 		/* A whole window leaves in one burst; acks come back in bursts too. */
 		int sz = 4 << 20;
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);

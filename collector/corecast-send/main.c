@@ -12,6 +12,7 @@
 #include "collector/corecast-send/coresrc.h"
 #include "collector/corecast-send/endpoint.h"
 #include "collector/corecast-send/transfer.h"
+#include "collector/tls/client.h"
 #include "netdump/netdump.h"
 #include "netdump/tx.h"
 
@@ -25,6 +26,7 @@ enum {
 	EX_REFUSED = 6,     /* collector refused (reason printed) */
 	EX_MISMATCH = 7,    /* collector's digest differs from ours */
 	EX_STOPPED = 8,     /* --max-seconds reached or interrupted */
+	EX_TLS = 9,         /* dtls/tls: handshake failed or the secure link broke */
 };
 
 static const char *prog = "corecast-send";
@@ -32,12 +34,17 @@ static const char *prog = "corecast-send";
 static void usage(FILE *f)
 {
 	fprintf(f,
-	"usage: corecast-send --endpoint udp://HOST:PORT --device ID [options] CORE|-\n"
+	"usage: corecast-send --endpoint udp|dtls|tls://HOST:PORT --device ID [options] CORE|-\n"
 	"\n"
 	"Stream a core file (or standard input, '-') to a corecast collector over the\n"
 	"netdump protocol; exit 0 only when the collector stored it with our SHA-256.\n"
 	"\n"
-	"  --endpoint URL     udp://HOST:PORT, HOST a name, IPv4 or [IPv6] address\n"
+	"  --endpoint URL     udp://HOST:PORT, HOST a name, IPv4 or [IPv6] address;\n"
+	"                     dtls:// (DTLS 1.2 over UDP) or tls:// (TLS 1.2 over TCP)\n"
+	"  --psk HEX          dtls/tls: pre-shared key of this device (identity = --device)\n"
+	"  --cert FILE        dtls/tls: device certificate (PEM) from the fleet CA\n"
+	"  --key FILE         dtls/tls: the certificate's private key\n"
+	"  --ca FILE          dtls/tls: CA the collector's certificate must chain to\n"
 	"  --device ID        device identity (1..%d bytes)\n"
 	"  --window N         packets in flight, 1..%d (default %d; 1 = stop-and-wait)\n"
 	"  --payload BYTES    DATA payload, %d..%d (default %d: 1500-byte MTU)\n"
@@ -140,7 +147,7 @@ int main(int argc, char **argv)
 {
 	enum { O_ENDPOINT = 256, O_DEVICE, O_WINDOW, O_PAYLOAD, O_EXE, O_PID, O_SIGNAL, O_NAME,
 	       O_CAUSE, O_FIRMWARE, O_BOOTID, O_SEQ, O_TIMEOUT, O_MAXSEC, O_STATS, O_QUIET,
-	       O_HELP };
+	       O_HELP, O_PSK, O_CERT, O_KEY, O_CA };
 	static const struct option opts[] = {
 		{ "endpoint", required_argument, 0, O_ENDPOINT },
 		{ "device", required_argument, 0, O_DEVICE },
@@ -159,6 +166,10 @@ int main(int argc, char **argv)
 		{ "stats", no_argument, 0, O_STATS },
 		{ "quiet", no_argument, 0, O_QUIET },
 		{ "help", no_argument, 0, O_HELP },
+		{ "psk", required_argument, 0, O_PSK },
+		{ "cert", required_argument, 0, O_CERT },
+		{ "key", required_argument, 0, O_KEY },
+		{ "ca", required_argument, 0, O_CA },
 		{ 0, 0, 0, 0 },
 	};
 	const char *endpoint_url = NULL, *device = NULL, *exe = NULL, *name = NULL;
@@ -167,7 +178,8 @@ int main(int argc, char **argv)
 	uint64_t pid = 0, sig = 0, seq = 0, window = ND_TX_DEFAULT_WINDOW;
 	uint64_t payload = ND_DEFAULT_PAYLOAD, timeout_s = 60;
 	double max_seconds = 0;
-	int c;
+	int c, have_payload = 0;
+	const char *psk_hex = NULL, *cert = NULL, *key = NULL, *ca = NULL;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -181,6 +193,7 @@ int main(int argc, char **argv)
 		case O_PAYLOAD:
 			if (parse_u64(optarg, ND_PAYLOAD_MAX, &payload) || payload < ND_PAYLOAD_MIN)
 				return die_usage("--payload must be 64..65472, not '%s'", optarg);
+			have_payload = 1;
 			break;
 		case O_EXE: exe = optarg; break;
 		case O_PID:
@@ -216,6 +229,10 @@ int main(int argc, char **argv)
 		case O_STATS: stats = 1; break;
 		case O_QUIET: quiet = 1; break;
 		case O_HELP: usage(stdout); return 0;
+		case O_PSK: psk_hex = optarg; break;
+		case O_CERT: cert = optarg; break;
+		case O_KEY: key = optarg; break;
+		case O_CA: ca = optarg; break;
 		default:
 			return die_usage("unknown or incomplete option '%s'", argv[optind - 1]);
 		}
@@ -233,6 +250,25 @@ int main(int argc, char **argv)
 	if (why) {
 		fprintf(stderr, "%s: endpoint %s: %s\n", prog, endpoint_url, why);
 		return EX_USAGE;
+	}
+
+	uint8_t psk[CCTLS_PSK_MAX];
+	size_t psk_len = 0;
+	if (ep.scheme == EP_UDP && (psk_hex || cert || key || ca))
+		return die_usage("%s", "--psk, --cert, --key and --ca need a dtls:// or tls:// endpoint");
+	if (ep.scheme != EP_UDP) {
+		if (!psk_hex && !cert)
+			return die_usage("%s", "a dtls:// or tls:// endpoint needs --psk HEX or "
+			                 "--cert FILE --key FILE");
+		if (psk_hex && cert)
+			return die_usage("%s", "give either --psk or --cert, not both");
+		if (cert && (!key || !ca))
+			return die_usage("%s", "--cert needs --key and --ca (the collector must be "
+			                 "authenticated too)");
+		if (psk_hex && (cctls_unhex(psk_hex, psk, sizeof psk, &psk_len) < 0 ||
+		                psk_len < CCTLS_PSK_MIN))
+			return die_usage("--psk must be 16..64 bytes written as hex (32..128 digits), "
+			                 "not '%s'", psk_hex);
 	}
 
 	static struct nd_meta meta;
@@ -316,6 +352,30 @@ int main(int argc, char **argv)
 		return EX_NETWORK;
 	}
 
+	/* dtls/tls: authenticate before anything about the crash is sent. */
+	static struct cctls_client tls;
+	int secure = ep.scheme != EP_UDP;
+	if (secure) {
+		struct cctls_client_opts co = {
+			.transport = ep.scheme == EP_DTLS ? CCTLS_DTLS : CCTLS_TLS,
+			.device = device, .psk = psk_len ? psk : NULL, .psk_len = psk_len,
+			.cert = cert, .key = key, .ca = ca,
+		};
+		if (cctls_client_init(&tls, &co) < 0 ||
+		    cctls_client_handshake(&tls, fd, timeout_s * 1000u) < 0) {
+			fprintf(stderr, "%s: %s: %s\n", prog, endpoint_url, tls.why);
+			cctls_client_free(&tls);
+			close(fd);
+			coresrc_close(&core);
+			return EX_TLS;
+		}
+		memset(psk, 0, sizeof psk);
+		/* The default payload fills a 1500-byte datagram; the record's
+		 * header, nonce and tag must fit in it too. */
+		if (ep.scheme == EP_DTLS && !have_payload)
+			payload -= cctls_client_overhead(&tls);
+	}
+
 	struct nd_tx_cfg cfg;
 	nd_tx_cfg_default(&cfg);
 	cfg.window = (uint32_t)window;
@@ -331,7 +391,8 @@ int main(int argc, char **argv)
 		return EX_USAGE;
 	}
 
-	struct transfer_opts to = { !quiet && isatty(STDERR_FILENO), max_seconds };
+	struct transfer_opts to = { !quiet && isatty(STDERR_FILENO), max_seconds,
+	                            secure ? &tls : NULL };
 	struct transfer_result tr;
 	transfer_run(&tx, fd, &to, &tr);
 
@@ -392,6 +453,13 @@ int main(int argc, char **argv)
 		}
 		break;
 	default:
+		if (tr.link_failed) {
+			fprintf(stderr, "%s: %s: %s: %s (%llu of %llu bytes acknowledged)\n", prog,
+			        core.label, endpoint_url, tls.why, (unsigned long long)st.acked,
+			        (unsigned long long)meta.core_size);
+			rc = EX_TLS;
+			break;
+		}
 		fprintf(stderr, "%s: %s: %s after %.1f s in state %s (%llu of %llu bytes "
 		        "acknowledged)\n", prog, core.label,
 		        tr.interrupted ? "interrupted" : "stopped (--max-seconds)", tr.seconds,
@@ -399,6 +467,10 @@ int main(int argc, char **argv)
 		        (unsigned long long)meta.core_size);
 		rc = EX_STOPPED;
 		break;
+	}
+	if (secure) {
+		cctls_client_close(&tls);
+		cctls_client_free(&tls);
 	}
 	close(fd);
 	coresrc_close(&core);

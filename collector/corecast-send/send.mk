@@ -4,7 +4,8 @@ SEND_SRCS := $(wildcard collector/corecast-send/*.c)
 SEND_OBJS := $(SEND_SRCS:%.c=$(OBJ)/%.o) $(OBJ)/collector/serial/coremeta.o
 PROGRAMS  += $(BIN)/corecast-send
 
-# netdump.mk is read after this fragment (sorted order): name the library path.
-$(BIN)/corecast-send: $(SEND_OBJS) $(BUILD)/lib/libnetdump.a
+# netdump.mk and tls.mk are read after this fragment (sorted order): name the
+# library paths.  dtls:// and tls:// endpoints use collector/tls (mbedtls).
+$(BIN)/corecast-send: $(SEND_OBJS) $(BUILD)/lib/libcctls.a $(BUILD)/lib/libnetdump.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -lmbedtls -lmbedx509 -lmbedcrypto

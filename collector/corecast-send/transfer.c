@@ -1,5 +1,6 @@
 /* collector/corecast-send/transfer.c: the poll() loop around nd_tx, batching with sendmmsg, progress bar. */
 #include "collector/corecast-send/transfer.h"
+#include "collector/tls/client.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -28,10 +29,23 @@ static uint64_t mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+static void deliver(void *ctx, const uint8_t *msg, size_t len)
+{
+	struct nd_tx *tx = ctx;
+
+	if (!nd_tx_done(tx))
+		nd_tx_input(tx, mono_us(), msg, len);
+}
+
 /* Read every reply waiting on the socket without blocking. */
-static void drain(struct nd_tx *tx, int fd)
+static void drain(struct nd_tx *tx, int fd, struct cctls_client *tls)
 {
 	static uint8_t in[2048];
+
+	if (tls) {
+		(void)cctls_client_recv(tls, deliver, tx);   /* failure: tls->failed */
+		return;
+	}
 	for (int i = 0; i < DRAIN_MAX && !nd_tx_done(tx); i++) {
 		ssize_t n = recv(fd, in, sizeof in, MSG_DONTWAIT);
 		if (n < 0) {
@@ -45,9 +59,18 @@ static void drain(struct nd_tx *tx, int fd)
 	}
 }
 
-static void flush(int fd, struct mmsghdr *mm, unsigned n)
+static void flush(int fd, struct mmsghdr *mm, unsigned n, struct cctls_client *tls)
 {
 	unsigned done = 0;
+
+	if (tls) {
+		/* One netdump message per record (DTLS: per datagram). */
+		for (unsigned i = 0; i < n && !tls->failed; i++)
+			cctls_client_send(tls, mm[i].msg_hdr.msg_iov->iov_base,
+					  mm[i].msg_hdr.msg_iov->iov_len);
+		cctls_client_flush(tls);
+		return;
+	}
 	while (done < n) {
 		int r = sendmmsg(fd, mm + done, n - done, 0);
 		if (r < 0) {
@@ -120,6 +143,10 @@ void transfer_run(struct nd_tx *tx, int fd, const struct transfer_opts *o,
 			r->interrupted = 1;
 			break;
 		}
+		if (o->tls && o->tls->failed) {
+			r->link_failed = 1;
+			break;
+		}
 		if (o->max_seconds > 0 && (double)(now - t0) / 1e6 >= o->max_seconds) {
 			r->stopped_early = 1;
 			break;
@@ -133,14 +160,14 @@ void transfer_run(struct nd_tx *tx, int fd, const struct transfer_opts *o,
 				break;
 			iov[n].iov_len = len;
 			if (++n == BATCH) {
-				flush(fd, mm, n);
+				flush(fd, mm, n, o->tls);
 				n = 0;
-				drain(tx, fd);
+				drain(tx, fd, o->tls);
 			}
 			now = mono_us();
 		}
 		if (n)
-			flush(fd, mm, n);
+			flush(fd, mm, n, o->tls);
 		if (!r->data_seconds && nd_tx_state(tx) >= ND_TX_FINISHING)
 			r->data_seconds = (double)(mono_us() - t0) / 1e6;
 		if (nd_tx_done(tx))
@@ -159,8 +186,10 @@ void transfer_run(struct nd_tx *tx, int fd, const struct transfer_opts *o,
 		struct pollfd p = { fd, POLLIN, 0 };
 		int rc = poll(&p, 1, ms);
 		if (rc > 0)
-			drain(tx, fd);
+			drain(tx, fd, o->tls);
 	}
+	if (o->tls && o->tls->failed && !nd_tx_done(tx))
+		r->link_failed = 1;
 	r->seconds = (double)(mono_us() - t0) / 1e6;
 	if (o->progress)
 		draw(tx, r->seconds, 1);

@@ -6,9 +6,12 @@
 
 #include "netdump/tx.h"
 
+struct cctls_client;
+
 struct transfer_opts {
 	int progress;            /* draw a progress bar on stderr */
 	double max_seconds;      /* > 0: stop after this long (benchmarks) */
+	struct cctls_client *tls; /* dtls:// or tls:// link over fd; NULL: plain UDP */
 };
 
 struct transfer_result {
@@ -16,11 +19,12 @@ struct transfer_result {
 	double data_seconds;     /* until every byte was acknowledged (FINISH sent) */
 	int stopped_early;       /* max_seconds reached */
 	int interrupted;         /* SIGINT / SIGTERM */
+	int link_failed;         /* the DTLS/TLS link broke (o->tls->why says why) */
 };
 
 /*
  * Run tx to completion (DONE_* / FAILED), early stop or signal.  fd is a
- * connected UDP socket.  Socket errors on send (ICMP unreachable while the
+ * connected UDP socket (TCP under tls://).  Socket errors on send (ICMP unreachable while the
  * collector restarts, ENOBUFS) count as losses: the protocol recovers.
  */
 void transfer_run(struct nd_tx *tx, int fd, const struct transfer_opts *o,

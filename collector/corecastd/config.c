@@ -38,6 +38,7 @@ void ccd_config_defaults(struct ccd_config *c)
 	c->max_payload = CCD_DEF_MAX_PAYLOAD;
 	c->memory_limit = CCD_DEF_MEMORY_LIMIT;
 	c->spool_max_age_days = CCD_DEF_SPOOL_MAX_AGE;
+	c->handshake_rate = CCD_DEF_HANDSHAKE_RATE;
 	c->log_level = CCD_DEF_LOG_LEVEL;
 	c->symbolize_workers = CCD_DEF_SYM_WORKERS;
 	c->symbolize_timeout_ms = CCD_DEF_SYM_TIMEOUT_MS;
@@ -184,6 +185,12 @@ static const struct key keys[] = {
 	{ "SymbolizeMemory", K_SIZE, F(symbolize_memory), 0, 0, "a size of at least 16M", 0 },
 	{ "OnNewGroup", K_CMD, F(on_new_group), 0, 0, "a command line", 0 },
 	{ "OnRegression", K_CMD, F(on_regression), 0, 0, "a command line", 0 },
+	{ "TLSCertificate", K_PATH, F(tls_cert), 0, 0, "an absolute path to a PEM file", 1 },
+	{ "TLSKey", K_PATH, F(tls_key), 0, 0, "an absolute path to a PEM file", 1 },
+	{ "TLSCA", K_PATH, F(tls_ca), 0, 0, "an absolute path to a PEM file", 1 },
+	{ "DeviceKeys", K_PATH, F(device_keys), 0, 0, "an absolute path", 0 },
+	{ "HandshakeRate", K_U32, F(handshake_rate), 0, 1000000,
+	  "handshakes per minute per source, 0 for no limit", 0 },
 };
 #undef F
 

@@ -30,6 +30,8 @@
 #define CCD_DEF_SYM_TIMEOUT_MS   60000ull
 #define CCD_DEF_SYM_MEMORY       (1ull << 30)
 #define CCD_CMD_MAX              512
+#define CCD_DEF_HANDSHAKE_RATE   120u         /* (D)TLS handshakes per minute per source */
+#define CCD_DEF_DEVICE_KEYS      "device-keys" /* in the store directory */
 
 /* Hard bounds that keep one value from breaking the daemon. */
 #define CCD_MAX_WINDOW           65535u
@@ -60,6 +62,12 @@ struct ccd_config {
 	uint64_t symbolize_memory;     /* address-space limit per worker */
 	char on_new_group[CCD_CMD_MAX];  /* hook commands, "" for none */
 	char on_regression[CCD_CMD_MAX];
+	/* dtls:// and tls:// listeners (docs/tls.md). */
+	char tls_cert[CCD_PATH_MAX];   /* collector certificate (PEM), "" for none */
+	char tls_key[CCD_PATH_MAX];    /* its private key */
+	char tls_ca[CCD_PATH_MAX];     /* fleet CA device certificates chain to */
+	char device_keys[CCD_PATH_MAX];/* key store, corecast-keys(5); "": STORE/device-keys */
+	uint32_t handshake_rate;       /* handshakes per minute per source address, 0 = any */
 };
 
 /* What the command line says; it wins over the file, at start and on reload. */

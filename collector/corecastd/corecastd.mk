@@ -12,9 +12,10 @@ PROGRAMS += $(BIN)/corecastd
 # Library paths spelled out: groups.mk and store.mk are read after this
 # fragment.  The symbolization pool uses the store, which uses netdump.
 $(BIN)/corecastd: $(CCD_OBJS) $(BUILD)/lib/libccgroups.a $(BUILD)/lib/libccstore.a \
-		$(BUILD)/lib/libnetdump.a
+		$(BUILD)/lib/libcctls.a $(BUILD)/lib/libccks.a $(BUILD)/lib/libnetdump.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(shell pkg-config --libs libzstd sqlite3)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(shell pkg-config --libs libzstd sqlite3) \
+		-lmbedtls -lmbedx509 -lmbedcrypto
 
 # The pieces the unit tests exercise are free of netdump and store dependencies.
 CCD_UNIT_SRCS := collector/corecastd/config.c collector/corecastd/listen.c \

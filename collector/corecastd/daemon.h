@@ -13,6 +13,7 @@
 
 struct store;
 struct pool;
+struct ccd_secure;
 struct mmsghdr;
 
 struct ccd_listener {
@@ -96,6 +97,12 @@ struct ccd {
 	size_t req_len;             /* length of the datagram being handled */
 	uint64_t now_ms;            /* when it was received */
 
+	/* dtls:// and tls:// (secure.c); NULL when no such listener. */
+	struct ccd_secure *sec;
+	/* While a message from an authenticated (D)TLS peer is handled: the
+	 * device id the handshake proved, which OPEN must carry.  NULL: plain. */
+	const char *auth_id;
+
 	uint64_t last_vacuum_ms;
 	uint64_t last_purge_ms;
 	bool stopping;
@@ -109,6 +116,9 @@ uint64_t ccd_now_us(void);
 /* Queue one datagram for sending at the end of the batch (flushes when full). */
 void ccd_send(struct ccd *d, int fd, const struct sockaddr *to, socklen_t tolen,
 	      const uint8_t *msg, size_t len);
+/* Queue one datagram as is, whatever the socket (secure.c's records). */
+void ccd_send_raw(struct ccd *d, int fd, const struct sockaddr *to, socklen_t tolen,
+		  const uint8_t *msg, size_t len);
 /* Send everything queued. */
 void ccd_flush(struct ccd *d);
 

@@ -174,6 +174,7 @@ static void bind_peer(struct ccd *d, struct ccd_session *s, struct ccd_listener 
 	memcpy(&s->peer, from, fromlen);
 	s->peerlen = fromlen;
 	s->fd = li->fd;
+	s->secure = d->auth_id != NULL;
 	ccd_sess_set_cookie(&d->ss, s, make_cookie(d, &s->meta, from));
 }
 
@@ -234,7 +235,21 @@ static void on_open(struct ccd *d, struct ccd_listener *li, const struct nd_open
 	char w[200], exe[ND_NAME_MAX], cause[ND_CAUSE_MAX], a[80], detail[ND_TEXT_MAX + 1];
 	bool resumed;
 
+	/* Over dtls/tls the handshake proved who the peer is: it may only send
+	 * dumps under that device id. */
+	if (d->auth_id != NULL && strcmp(m->device, d->auth_id) != 0) {
+		snprintf(detail, sizeof detail, "device id differs from the authenticated "
+			 "identity %s", d->auth_id);
+		refuse(d, li, from, fromlen, o->nonce, m, ND_R_BAD_REQUEST, 0, detail);
+		return;
+	}
 	s = ccd_sess_find_key(&d->ss, m->device, m->boot_id, m->seq);
+	if (s != NULL && s->secure && d->auth_id == NULL) {
+		/* A plain datagram must not take over an authenticated transfer. */
+		refuse(d, li, from, fromlen, o->nonce, m, ND_R_BAD_REQUEST, 0,
+		       "this dump is being received over an authenticated transport");
+		return;
+	}
 	if (s != NULL && s->meta.core_size == m->core_size &&
 	    (s->state == CCD_S_ACTIVE || s->result.code == ND_RES_STORED)) {
 		/* The sender reopened (it lost us, moved, or retries after
@@ -629,7 +644,8 @@ void ccd_ingest(struct ccd *d, struct ccd_listener *li, const uint8_t *buf, size
 	/* A forged or stale cookie, or a right cookie from the wrong address:
 	 * dropped without an answer, so spoofing gains nothing. */
 	s = ccd_sess_find_cookie(&d->ss, m.cookie);
-	if (s == NULL || !ccd_sess_same_peer(s, from, fromlen)) {
+	if (s == NULL || !ccd_sess_same_peer(s, from, fromlen) ||
+	    s->secure != (d->auth_id != NULL) || (s->secure && s->fd != li->fd)) {
 		d->stats.bad_cookie++;
 		return;
 	}

@@ -1,4 +1,4 @@
-/* collector/corecastd/listen.c: parse udp:// listen URLs and open their sockets. */
+/* collector/corecastd/listen.c: parse udp|dtls|tls:// listen URLs and open their sockets. */
 #include "collector/corecastd/listen.h"
 
 #include <arpa/inet.h>
@@ -17,7 +17,7 @@ const char *ccd_url_strerror(enum ccd_url_err e)
 	case CCD_URL_OK: return "ok";
 	case CCD_URL_EMPTY: return "empty listen address";
 	case CCD_URL_TOO_LONG: return "listen address too long";
-	case CCD_URL_SCHEME: return "scheme must be udp://";
+	case CCD_URL_SCHEME: return "scheme must be udp://, dtls:// or tls://";
 	case CCD_URL_NO_PORT: return "missing :PORT";
 	case CCD_URL_BAD_PORT: return "port must be a number 0-65535";
 	case CCD_URL_BAD_ADDR: return "address must be numeric IPv4 or [IPv6]";
@@ -55,9 +55,18 @@ enum ccd_url_err ccd_listen_parse(const char *url, struct ccd_listen *out)
 		return CCD_URL_EMPTY;
 	if (strlen(url) >= CCD_URL_MAX)
 		return CCD_URL_TOO_LONG;
-	if (strncmp(url, "udp://", 6) != 0)
+	if (strncmp(url, "udp://", 6) == 0) {
+		out->proto = CCD_PROTO_UDP;
+		rest = url + 6;
+	} else if (strncmp(url, "dtls://", 7) == 0) {
+		out->proto = CCD_PROTO_DTLS;
+		rest = url + 7;
+	} else if (strncmp(url, "tls://", 6) == 0) {
+		out->proto = CCD_PROTO_TLS;
+		rest = url + 6;
+	} else {
 		return CCD_URL_SCHEME;
-	rest = url + 6;
+	}
 	if (*rest == '\0')
 		return CCD_URL_BAD_ADDR;
 
@@ -122,6 +131,16 @@ enum ccd_url_err ccd_listen_parse(const char *url, struct ccd_listen *out)
 	return CCD_URL_OK;
 }
 
+const char *ccd_proto_name(enum ccd_proto p)
+{
+	switch (p) {
+	case CCD_PROTO_UDP: return "udp";
+	case CCD_PROTO_DTLS: return "dtls";
+	case CCD_PROTO_TLS: return "tls";
+	}
+	return "?";
+}
+
 unsigned ccd_addr_port(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET)
@@ -154,6 +173,19 @@ int ccd_listen_open(struct ccd_listen *l, int rcvbuf)
 	int fd, one = 1, e;
 	socklen_t alen = sizeof l->addr;
 
+	if (l->proto == CCD_PROTO_TLS) {
+		fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -1;
+		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+		    (fam == AF_INET6 &&
+		     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) ||
+		    bind(fd, (struct sockaddr *)&l->addr, l->addrlen) < 0 ||
+		    listen(fd, 128) < 0 ||
+		    getsockname(fd, (struct sockaddr *)&l->addr, &alen) < 0)
+			goto fail;
+		return fd;
+	}
 	fd = socket(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;

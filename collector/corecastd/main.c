@@ -16,6 +16,7 @@
 
 #include "collector/corecastd/daemon.h"
 #include "collector/corecastd/log.h"
+#include "collector/corecastd/secure.h"
 #include "collector/groups/pool.h"
 #include "collector/store/store.h"
 
@@ -31,11 +32,12 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: corecastd --listen udp://ADDR:PORT [--listen ...] --store DIR\n"
+	fputs("usage: corecastd --listen udp|dtls|tls://ADDR:PORT [--listen ...] --store DIR\n"
 	      "                 [--config FILE] [--port-file FILE] [--foreground]\n"
 	      "Receive crash dumps over the netdump protocol and store them.\n"
 	      "  -l, --listen URL     udp://0.0.0.0:7770, udp://[::1]:7770 (repeatable;\n"
-	      "                       port 0 picks a free port)\n"
+	      "                       port 0 picks a free port); dtls://ADDR:PORT (DTLS\n"
+	      "                       1.2 over UDP), tls://ADDR:PORT (TLS 1.2 over TCP)\n"
 	      "  -s, --store DIR      dump store (default /var/lib/corecast)\n"
 	      "  -c, --config FILE    configuration, see corecastd.conf(5)\n"
 	      "  -p, --port-file FILE write the bound port(s) here once listening\n"
@@ -198,7 +200,8 @@ static void reload(struct ccd *d)
 	enum ccd_cfg_err r;
 
 	if (d->config_path == NULL) {
-		ccd_info("SIGHUP: no --config file, nothing to reload");
+		ccd_secure_reload(d);
+		ccd_info("SIGHUP: no --config file, nothing else to reload");
 		return;
 	}
 	r = ccd_config_reload(&d->cfg, d->config_path, &d->ov, err, sizeof err,
@@ -222,6 +225,7 @@ static void reload(struct ccd *d)
 	for (struct ccd_session *s = d->ss.head; s; s = s->next)
 		if (s->state == CCD_S_ACTIVE)
 			nd_rx_set_window(&s->rx, d->cfg.receive_window);
+	ccd_secure_reload(d);
 	ccd_notice("reloaded %s: %d setting%s changed", d->config_path, changed,
 		   changed == 1 ? "" : "s");
 }
@@ -243,6 +247,7 @@ static void log_stats(const struct ccd *d, const char *when)
 		 (unsigned long long)s->data_bad, (unsigned long long)s->bytes,
 		 (unsigned long long)s->sent, (unsigned long long)s->send_errors,
 		 d->ss.n_active);
+	ccd_secure_log_stats(d, when);
 }
 
 static int write_port_file(const struct ccd *d)
@@ -282,7 +287,7 @@ static int open_listeners(struct ccd *d)
 			return -1;
 		}
 		ccd_addr_str((const struct sockaddr *)&li->l.addr, a, sizeof a);
-		ccd_notice("listening on udp://%s (port %u)", a,
+		ccd_notice("listening on %s://%s (port %u)", ccd_proto_name(li->l.proto), a,
 			   ccd_addr_port((const struct sockaddr *)&li->l.addr));
 	}
 	return 0;
@@ -344,6 +349,15 @@ static void drain(struct ccd *d, struct ccd_listener *li)
 void ccd_send(struct ccd *d, int fd, const struct sockaddr *to, socklen_t tolen,
 	      const uint8_t *msg, size_t len)
 {
+	/* Sessions on dtls:// and tls:// answer through their connection. */
+	if (fd < 0 || ccd_secure_send(d, fd, to, tolen, msg, len))
+		return;
+	ccd_send_raw(d, fd, to, tolen, msg, len);
+}
+
+void ccd_send_raw(struct ccd *d, int fd, const struct sockaddr *to, socklen_t tolen,
+		  const uint8_t *msg, size_t len)
+{
 	struct ccd_out *o = &d->out;
 
 	if (len > CCD_OUT_SLOT || tolen > sizeof o->addr[0])
@@ -392,6 +406,7 @@ void ccd_flush(struct ccd *d)
 		i = j;
 	}
 	o->n = 0;
+	ccd_secure_flush(d);
 }
 
 static int setup_signals(struct ccd *d)
@@ -452,6 +467,7 @@ static void on_timer(struct ccd *d)
 	if (read(d->tfd, &expirations, sizeof expirations) < 0)
 		return;
 	ccd_tick(d, now);
+	ccd_secure_tick(d, now);
 	ccd_flush(d);
 	if (now - d->last_vacuum_ms >= VACUUM_MS) {
 		unsigned removed = 0;
@@ -488,6 +504,14 @@ static int run(struct ccd *d)
 				on_signal(d);
 			else if (tag == TAG_POOL && d->pool)
 				pool_on_event(d->pool, d->pool_fd);
+			else if (tag >= CCD_TAG_CONN_BASE)
+				ccd_secure_event(d, tag, evs[i].events);
+			else if (tag < (uint32_t)d->n_lis &&
+				 d->lis[tag].l.proto == CCD_PROTO_DTLS)
+				ccd_secure_dtls_drain(d, &d->lis[tag]);
+			else if (tag < (uint32_t)d->n_lis &&
+				 d->lis[tag].l.proto == CCD_PROTO_TLS)
+				ccd_secure_accept(d, &d->lis[tag]);
 			else if (tag < (uint32_t)d->n_lis)
 				drain(d, &d->lis[tag]);
 		}
@@ -607,6 +631,10 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	if (ccd_secure_start(d) < 0) {
+		rc = 1;
+		goto out;
+	}
 	if (d->port_file && write_port_file(d) < 0) {
 		ccd_err("port file %s: %s", d->port_file, strerror(errno));
 		rc = 1;
@@ -624,6 +652,7 @@ out:
 	/* Drain: stop accepting first, then make every spool durable so the
 	 * senders can resume against the next instance. */
 	close_listeners(d);
+	ccd_secure_stop(d);
 	ccd_close_all(d);
 	log_stats(d, "exit");
 	if (d->pool)

@@ -45,6 +45,7 @@ struct ccd_session {
 
 	uint64_t started_ms, last_ms;    /* for the idle timeout and the rate log */
 	uint64_t resumed_at;             /* bytes held when the session (re)opened */
+	bool secure;                     /* opened by a device authenticated over dtls/tls */
 };
 
 #define CCD_HASH_BUCKETS 4096u
