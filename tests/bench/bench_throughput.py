@@ -106,7 +106,8 @@ def _label(delay):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=5,
+                    help="runs per figure; the machine is shared, medians need several")
     ap.add_argument("--w1-seconds", type=float, default=4.0)
     ap.add_argument("--alloc-mib", type=int, default=63,
                     help="crasher ballast; 63 MiB makes a core of about 64 MiB")
