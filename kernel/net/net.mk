@@ -27,9 +27,10 @@ $(K_OBJ)/kernel/%.o $(K_OBJ)/hal/%.o $(K_OBJ)/netdump/%.o: K_CFLAGS += $(K_NET_I
 $(K_OBJ)/third_party/%.o: K_CFLAGS += $(K_NET_INC) -Wno-shadow -Wno-missing-prototypes
 $(K_NET_OBJS) $(K_OBJ)/kernel/main.o $(K_OBJ)/kernel/dump.o: | $(K_NET_LWIP)/src/include/lwip/init.h
 
-# A clean clone has no third_party/: fetch the Debian source packages first.
-$(K_NET_LWIP)/src/include/lwip/init.h $(K_NET_LWIP_SRCS):
+# A clean clone has no third_party/: fetch the Debian source packages first (once).
+$(K_NET_LWIP)/src/include/lwip/init.h:
 	scripts/deps --sources
+$(K_NET_LWIP_SRCS): $(K_NET_LWIP)/src/include/lwip/init.h ;
 
 # The host boot-argument test links the network keys' parser too.
 $(TBIN)/test_k_bootcfg: $(OBJ)/ksan/kernel/net/netargs.o
