@@ -13,7 +13,11 @@ PROGRAMS += $(BIN)/corecastctl
 
 $(OBJ)/collector/corecastctl/%.o: CFLAGS += $(shell pkg-config --cflags libzstd sqlite3)
 
-$(BIN)/corecastctl: $(CTL_OBJS) $(BUILD)/lib/libccstore.a $(BUILD)/lib/libnetdump.a
+# devices: the key store and certificate fingerprints (mbedtls).
+CTL_LDLIBS += -lmbedtls -lmbedx509 -lmbedcrypto
+
+$(BIN)/corecastctl: $(CTL_OBJS) $(BUILD)/lib/libccstore.a $(BUILD)/lib/libnetdump.a \
+		$(BUILD)/lib/libccks.a $(BUILD)/lib/libcctls.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(filter %.o,$^) -Wl,--start-group $(filter %.a,$^) -Wl,--end-group \
 		-o $@ $(LDFLAGS) $(CTL_LDLIBS)

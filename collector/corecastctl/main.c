@@ -26,7 +26,8 @@ enum ctl_store_mode {
 	X(group, CTL_WRITE, "SIG [resolve [--version V] | mute | open]", "Show one crash group, or change its state") \
 	X(symbols, CTL_WRITE, "add FILE... | list",        "File ELF symbol files by build-id; list them") \
 	X(debug, CTL_READ, "ID [--debugger CMD]",         "Open the core in gdb with symbols found by build-id") \
-	X(import_serial, CTL_NOSTORE, "LOG...",            "Import the serial core dumps found in console logs ('-': stdin)")
+	X(import_serial, CTL_NOSTORE, "LOG...",            "Import the serial core dumps found in console logs ('-': stdin)") \
+	X(devices, CTL_NOSTORE, "add ID --psk HEX | add ID --cert FILE | rm ID | list [--keys FILE]", "Manage the device key store (dtls/tls authentication)")
 
 #define CTL_DECLARE(name, mode, usage, help) CTL_COMMAND(name);
 CTL_COMMANDS(CTL_DECLARE)

@@ -361,6 +361,12 @@ static void sc_close(struct ccd *d, struct sconn *sc)
 				break;
 			}
 	} else {
+		/* Read what the peer still sent: closing with unread bytes would
+		 * reset the connection and could destroy our alert before the
+		 * device reads why it was refused. */
+		for (int i = 0; i < 16 && recv(sc->fd, x->rbuf, SC_CHUNK, MSG_DONTWAIT) > 0; i++)
+			;
+		shutdown(sc->fd, SHUT_WR);
 		/* Sessions answered through this socket must not reach whoever
 		 * gets the descriptor number next. */
 		for (struct ccd_session *s = d->ss.head; s; s = s->next)

@@ -143,6 +143,40 @@ static int read_some(struct cctls_client *cl)
 	return 1;
 }
 
+/*
+ * A TLS peer that refuses us sends a fatal alert and closes; when our own
+ * writes hit the closed socket first, the alert still sits in the receive
+ * queue.  Handshake alerts travel before encryption starts, so a plain scan
+ * of the records finds it and the user learns why rather than "broken pipe".
+ */
+static void alert_from_socket(struct cctls_client *cl)
+{
+	size_t have = 0;
+	const char *why;
+
+	while (have < CCTLS_REC_MAX) {
+		struct pollfd p = { cl->fd, POLLIN, 0 };
+		ssize_t n;
+		if (poll(&p, 1, 200) <= 0)
+			break;
+		n = recv(cl->fd, cl->rbuf + have, CCTLS_REC_MAX - have, MSG_DONTWAIT);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+	}
+	for (size_t off = 0; off + 5 <= have; ) {
+		size_t len = (size_t)cl->rbuf[off + 3] << 8 | cl->rbuf[off + 4];
+		if (cl->rbuf[off] == MBEDTLS_SSL_MSG_ALERT && len == 2 && off + 7 <= have &&
+		    cl->rbuf[off + 5] == MBEDTLS_SSL_ALERT_LEVEL_FATAL) {
+			why = cctls_alert_reason(cl->rbuf[off + 6]);
+			snprintf(cl->why, sizeof cl->why, "handshake failed: %s",
+				 why ? why : "the collector sent a fatal alert");
+			return;
+		}
+		off += 5 + len;
+	}
+}
+
 int cctls_client_handshake(struct cctls_client *cl, int fd, uint64_t timeout_ms)
 {
 	uint64_t deadline = cctls_now_ms() + timeout_ms;
@@ -157,8 +191,11 @@ int cctls_client_handshake(struct cctls_client *cl, int fd, uint64_t timeout_ms)
 		cctls_client_flush(cl);
 		if (r == 0)
 			return 0;
-		if (cl->failed)
+		if (cl->failed) {
+			if (cl->transport == CCTLS_TLS)
+				alert_from_socket(cl);
 			return -1;
+		}
 		if (r != MBEDTLS_ERR_SSL_WANT_READ && r != MBEDTLS_ERR_SSL_WANT_WRITE) {
 			fail(cl, "handshake failed: %s", cctls_reason(&cl->conn, r, reason,
 								     sizeof reason));
@@ -173,8 +210,16 @@ int cctls_client_handshake(struct cctls_client *cl, int fd, uint64_t timeout_ms)
 		wait = deadline - now;
 		if (cctls_timer_ms(&cl->conn, now) < wait)
 			wait = cctls_timer_ms(&cl->conn, now);
-		if (poll(&p, 1, (int)(wait > 1000 ? 1000 : wait)) > 0 && read_some(cl) < 0)
+		if (poll(&p, 1, (int)(wait > 1000 ? 1000 : wait)) > 0 && read_some(cl) < 0) {
+			/* The collector closed: what it said before is in the
+			 * records read so far (an alert), if anything. */
+			r = cctls_handshake(&cl->conn);
+			if (cl->conn.alert >= 0) {
+				snprintf(cl->why, sizeof cl->why, "handshake failed: %s",
+					 cctls_reason(&cl->conn, r, reason, sizeof reason));
+			}
 			return -1;
+		}
 	}
 }
 

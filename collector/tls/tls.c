@@ -345,7 +345,7 @@ size_t cctls_overhead(const struct cctls_conn *k)
 	return n > 0 ? (size_t)n : 64;
 }
 
-static const char *alert_reason(int alert)
+const char *cctls_alert_reason(int alert)
 {
 	switch (alert) {
 	case MBEDTLS_SSL_ALERT_MSG_BAD_RECORD_MAC:
@@ -397,7 +397,7 @@ const char *cctls_reason(const struct cctls_conn *k, int err, char *buf, size_t 
 	const char *s = NULL;
 	char e[120];
 
-	if (k->alert >= 0 && (s = alert_reason(k->alert)) != NULL)
+	if (k->alert >= 0 && (s = cctls_alert_reason(k->alert)) != NULL)
 		;
 	else if (k->verify_flags && (s = flags_reason(k->verify_flags)) != NULL)
 		;

@@ -152,6 +152,9 @@ size_t cctls_overhead(const struct cctls_conn *k);
  */
 const char *cctls_reason(const struct cctls_conn *k, int err, char *buf, size_t len);
 
+/* Words for a fatal alert's description code; NULL for codes without advice. */
+const char *cctls_alert_reason(int alert);
+
 /* SHA-256 of a certificate's DER (the key store's fingerprint). */
 void cctls_fingerprint(const mbedtls_x509_crt *crt, uint8_t out[32]);
 /* The subject CN, "" if none; 0 on success, -1 if longer than len - 1. */
