@@ -44,3 +44,10 @@ BENCHES += bench-kernel-net
 .PHONY: bench-kernel-net
 bench-kernel-net: $(K_ELF) $(BIN)/corecastd $(TBIN)/impair
 	@/usr/bin/python3 tests/net/bench_knet.py
+
+# Host unit test of the network boot arguments (ASan/UBSan), through the kernel's parser.
+UNIT_TESTS += $(TBIN)/test_knet_args
+$(TBIN)/test_knet_args: $(OBJ)/ksan/tests/unit/test_knet_args.o $(OBJ)/ksan/kernel/bootargs.o \
+		$(OBJ)/ksan/kernel/parse.o $(OBJ)/ksan/kernel/net/netargs.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(K_SAN) $^ -o $@ $(LDFLAGS) -lcmocka

@@ -195,3 +195,22 @@ kill -TERM $CCD; wait $CCD; kill $DNS
     assert "nowhere.corecast.test 1" in queries and "collector.corecast.test 1" in queries
     dumps = H.list_dumps(store)
     assert len(dumps) == 1 and H.info(store, dumps[0]["id"])["sha256"] == sha
+
+
+def test_refusing_collector_then_next_endpoint(daemon, tmp_path):
+    small = H.Daemon(tmp_path / "small")
+    small.write_config("MaxCoreSize=4K")
+    small.start()
+    try:
+        out = knet.run(f"{SEGV} {ep(small.port)} {ep(daemon.port)} corecast.retries=1 poweroff")
+    finally:
+        assert small.stop() == 0
+    tries = knet.attempts(out)
+    first = f"udp://{knet.HOST}:{small.port}"
+    assert [(w, s) for w, _, s in tries] == [(first, "refused"), (first, "refused"),
+                                            (f"udp://{knet.HOST}:{daemon.port}", "stored")], tries
+    (pid, where, sha), = knet.stored(out)
+    assert H.list_dumps(small.store) == []
+    dumps = H.list_dumps(daemon.store)
+    assert len(dumps) == 1 and H.info(daemon.store, dumps[0]["id"])["sha256"] == sha
+    assert "status=signal 11 (SIGSEGV)" in out
