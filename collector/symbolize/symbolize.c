@@ -369,19 +369,34 @@ static void report_from_hints(struct run *r)
 
 /* ---- symbol lookup ---- */
 
+/* The symbol covering addr.  ARM Thumb function symbols carry bit 0 in their value,
+ * and libdwfl 0.188 compares addresses against it unmasked, so the first byte of a
+ * Thumb function would fall into the previous symbol: ARM lookups use addr | 1, which
+ * is inside the same function in both instruction sets.  *raw is the symbol's address
+ * as libdwfl has it (for alias matching), *start the code address. */
+static const char *symbol_at(Dwfl_Module *mod, bool arm, uint64_t addr, GElf_Sym *sym,
+                             uint64_t *raw, uint64_t *start)
+{
+    GElf_Off off;
+    uint64_t q = arm ? (addr | 1) : addr;
+    const char *name = dwfl_module_addrinfo(mod, q, &off, sym, NULL, NULL, NULL);
+    if (!name)
+        return NULL;
+    *raw = q - off;
+    *start = arm ? (*raw & ~1ull) : *raw;
+    return name;
+}
+
 static bool fb_function_at(void *arg, uint64_t addr, uint64_t *start)
 {
     struct run *r = arg;
     Dwfl_Module *mod = dwfl_addrmodule(r->dwfl, addr);
     if (!mod)
         return false;
-    GElf_Off off;
     GElf_Sym sym;
-    const char *name = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
-    if (!name || GELF_ST_TYPE(sym.st_info) != STT_FUNC)
-        return false;
-    *start = addr - off;
-    return true;
+    uint64_t raw;
+    const char *name = symbol_at(mod, r->cf.machine == EM_ARM, addr, &sym, &raw, start);
+    return name && GELF_ST_TYPE(sym.st_info) == STT_FUNC;
 }
 
 static bool fb_in_module(void *arg, uint64_t addr)
@@ -470,15 +485,14 @@ static const char *preferred_alias(Dwfl_Module *mod, const char *name, const GEl
 /* Symbolic frames for one pc: inlined call sites innermost first, then the real
  * function.  lookup is pc for the initial frame and pc-1 for return addresses, so a
  * call at the end of a function resolves to that function and its call line. */
-static void describe_pc(Dwfl_Module *mod, uint64_t lookup, uint64_t pc,
+static void describe_pc(Dwfl_Module *mod, bool arm, uint64_t lookup, uint64_t pc,
                         struct symcache_entry *ent)
 {
     GElf_Addr lo;
     dwfl_module_info(mod, NULL, &lo, NULL, NULL, NULL, NULL, NULL);
-    GElf_Off off;
     GElf_Sym sym;
-    const char *fname = dwfl_module_addrinfo(mod, lookup, &off, &sym, NULL, NULL, NULL);
-    uint64_t fstart = fname ? lookup - off : 0;
+    uint64_t raw = 0, fstart = 0;
+    const char *fname = symbol_at(mod, arm, lookup, &sym, &raw, &fstart);
 
     const char *file = NULL;
     int line = 0;
@@ -523,7 +537,7 @@ static void describe_pc(Dwfl_Module *mod, uint64_t lookup, uint64_t pc,
     }
     const char *shown = dwname;
     if (!shown && fname)
-        shown = preferred_alias(mod, fname, &sym, fstart);
+        shown = preferred_alias(mod, fname, &sym, raw);
     symcache_entry_add(ent, shown, fname ? pc - fstart : pc - lo, file, line, false);
     free(scopes);
 }
@@ -675,7 +689,7 @@ static enum sym_err symbolize_thread(struct run *r, struct sym_result *res, Dwfl
                 err = SYM_E_NOMEM;
                 goto out;
             }
-            describe_pc(mod, lookup, pc, ne);
+            describe_pc(mod, r->cf.machine == EM_ARM, lookup, pc, ne);
             /* Only files identified by build-id are the same for the next core. */
             ent = bid[0] ? symcache_sym_put(r->cache, key, pc - lo, is_ret, ne) : ne;
             if (!bid[0])

@@ -255,16 +255,28 @@ size_t fb_unwind(const struct core_file *cf, const struct sym_regset *rs, const 
     if (fp_frames > 0)
         return n;
 
-    /* No usable frame-pointer chain: scan the stack for validated return addresses. */
+    /* No usable frame-pointer chain: scan the stack for validated return addresses.
+     * Stacks hold stale return addresses of calls that already returned; a direct
+     * call must therefore call the function of the frame found before it (PLT stubs
+     * and indirect calls cannot be checked and pass).  The first frame is exempt: the
+     * innermost function is often reached through a tail call or an inlined wrapper. */
+    uint64_t prev_start = 0;
+    bool have_prev = ops->function_at(ops->arg, out[n - 1].pc - (n > 1 ? 1 : 0), &prev_start);
+    size_t first_scan = n;
     for (uint64_t i = 0, a = sp - sp % w; i < FB_SCAN_WORDS && n < max; i++, a += w) {
-        uint64_t v;
+        uint64_t v, target, tstart, start;
         if (!core_read_word(cf, a, &v))
             break;
         if (v == 0 || !fb_valid_return(cf, ops, v))
             continue;
         if (strip(cf, v) == out[n - 1].pc)
             continue;
+        if (n > first_scan && have_prev && call_before(cf, ops, v, &target) && target != 0 &&
+            ops->function_at(ops->arg, strip(cf, target), &tstart) && tstart != prev_start)
+            continue;
         out[n++] = (struct fb_frame){ strip(cf, v), SYM_HOW_SCAN };
+        have_prev = ops->function_at(ops->arg, strip(cf, v) - 1, &start);
+        prev_start = start;
     }
     return n;
 }

@@ -106,3 +106,20 @@ def gdb_thread_ids(target, exe, core):
     out = subprocess.run([gdb, "-nx", "-batch", "-ex", "info threads", str(exe), str(core)],
                          capture_output=True, text=True, timeout=120).stdout
     return sorted({int(x) for x in re.findall(r"LWP (\d+)", out)})
+
+
+def gdb_all_threads(target, exe, core):
+    """{tid: [function, ...]} from gdb's `thread apply all bt`."""
+    gdb = TARGETS[target]["gdb"]
+    out = subprocess.run([gdb, "-nx", "-batch", "-ex", "thread apply all bt", str(exe), str(core)],
+                         capture_output=True, text=True, timeout=120).stdout
+    threads, cur = {}, None
+    for line in out.splitlines():
+        m = re.match(r"^Thread \d+ .*LWP (\d+)", line)
+        if m:
+            cur = threads.setdefault(int(m.group(1)), [])
+            continue
+        m = GDB_FRAME.match(line)
+        if m and cur is not None:
+            cur.append(m.group(2))
+    return threads

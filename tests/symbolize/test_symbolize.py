@@ -247,6 +247,14 @@ def test_arm_threads_without_cfi_are_unwound_by_fallback(crashed):
         f = next(f for f in t["frames"] if f["function"] == "idle_worker")
         assert f["how"] in ("fp", "scan")
         assert f["file"].endswith("crash_threads.c")
+    # Every thread's backtrace starts with what gdb shows for it (gdb stops at main,
+    # the scan may go on to _start); no stale return address sneaks in between.
+    gdb = corecraft.gdb_all_threads("armhf", exe, core)
+    assert set(gdb) == {t["tid"] for t in doc["threads"]}
+    for t in doc["threads"]:
+        ours = [f["function"] for f in t["frames"]]
+        want = named(gdb[t["tid"]])
+        assert ours[:len(want)] == want, (t["tid"], ours, want)
 
 
 def test_storm_library_with_cache_gives_the_worker_output(crashed, tmp_path):

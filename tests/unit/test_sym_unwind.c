@@ -136,7 +136,7 @@ static void test_x86_64_frame_pointer_chain(void **state)
     assert_int_equal(f[2].how, SYM_HOW_FP);
 }
 
-static void test_stack_scan_keeps_only_validated_returns(void **state)
+static void test_stack_scan_keeps_only_validated_chained_returns(void **state)
 {
     (void)state;
     setup_core(EM_X86_64, true);
@@ -144,7 +144,9 @@ static void test_stack_scan_keeps_only_validated_returns(void **state)
     x86_call(0x400150, 0x400200);
     stack64(0x7110, 0x400100);              /* a function start, not after a call */
     stack64(0x7118, 0x7abc);                /* a stack address */
+    x86_call(0x400030, 0x400200);           /* main -> f_b: returned long ago */
     stack64(0x7120, 0x400155);
+    stack64(0x7128, 0x400035);              /* stale: calls f_b, but the frame below is f_a */
     stack64(0x7130, 0x400015);
     stack64(0x7140, 0x999999);
     uint8_t regs[27 * 8] = { 0 };
@@ -253,7 +255,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_x86_return_needs_call_into_known_function),
         cmocka_unit_test(test_x86_64_frame_pointer_chain),
-        cmocka_unit_test(test_stack_scan_keeps_only_validated_returns),
+        cmocka_unit_test(test_stack_scan_keeps_only_validated_chained_returns),
         cmocka_unit_test(test_frame_pointer_loop_terminates),
         cmocka_unit_test(test_arm_bl_thumb_bl_and_blx_register),
         cmocka_unit_test(test_arm_leaf_uses_lr_then_gcc_frame_records),
