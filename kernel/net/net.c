@@ -42,9 +42,23 @@ static void status_cb(struct netif *nif)
 		IP_SET_TYPE_VAL(d, IPADDR_TYPE_V4);
 		dns_setserver(0, &d);
 	}
-	if (!ip4_addr_isany_val(*netif_ip4_addr(nif)))
+	/* Called for every address change; each new address is logged once. */
+	static uint32_t shown4;
+	static ip6_addr_t shown6[LWIP_IPV6_NUM_ADDRESSES];
+	uint32_t v4 = ip4_addr_get_u32(netif_ip4_addr(nif));
+	if (v4 && v4 != shown4)
 		k_printf("[net] address %u.%u.%u.%u%s\n", a[0], a[1], a[2], a[3],
 			 net_args.have_ip ? " (static)" : " (dhcp)");
+	shown4 = v4;
+	for (int i = 0; i < LWIP_IPV6_NUM_ADDRESSES; i++) {
+		const ip6_addr_t *x = netif_ip6_addr(nif, i);
+		if (!ip6_addr_isvalid(netif_ip6_addr_state(nif, i)) || ip6_addr_cmp(x, &shown6[i]))
+			continue;
+		shown6[i] = *x;
+		char buf[IP6ADDR_STRLEN_MAX];
+		k_printf("[net] address %s (%s)\n", ip6addr_ntoa_r(x, buf, sizeof(buf)),
+			 ip6_addr_islinklocal(x) ? "link-local" : "slaac");
+	}
 }
 
 static void net_thread(void)

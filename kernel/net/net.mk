@@ -10,6 +10,8 @@ K_NET_LWIP_SRCS := $(addprefix $(K_NET_LWIPS)/core/, init.c def.c dns.c inet_chk
                      memp.c netif.c pbuf.c stats.c sys.c timeouts.c udp.c) \
                    $(addprefix $(K_NET_LWIPS)/core/ipv4/, dhcp.c etharp.c icmp.c ip4.c ip4_addr.c \
                      ip4_frag.c) \
+                   $(addprefix $(K_NET_LWIPS)/core/ipv6/, ethip6.c icmp6.c ip6.c ip6_addr.c \
+                     ip6_frag.c mld6.c nd6.c) \
                    $(K_NET_LWIPS)/netif/ethernet.c
 K_NET_SRCS  := kernel/net/virtio_net.c kernel/net/netif.c kernel/net/net.c kernel/net/netargs.c \
                kernel/net/netdump_udp.c kernel/net/port/sys_arch.c hal/riscv64/plic.c \

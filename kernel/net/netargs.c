@@ -40,7 +40,7 @@ static int parse_ip4(const char *s, size_t n, uint8_t out[4])
 	return i == n ? 0 : -1;
 }
 
-/* "serial" or "udp://HOST[:PORT]" with HOST a name or an IPv4 literal. */
+/* "serial" or "udp://HOST[:PORT]" with HOST a name, an IPv4 literal or [an IPv6 literal]. */
 static int parse_endpoint(const char *v, size_t vl, struct net_endpoint *ep)
 {
 	memset(ep, 0, sizeof(*ep));
@@ -52,19 +52,38 @@ static int parse_endpoint(const char *v, size_t vl, struct net_endpoint *ep)
 		return -1;
 	v += 6;
 	vl -= 6;
-	size_t hl = 0;
-	while (hl < vl && v[hl] != ':')
-		hl++;
-	if (hl == 0 || hl >= NET_HOST_MAX)
-		return -1;
-	for (size_t i = 0; i < hl; i++) {
-		char c = v[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '-'))
+	size_t hl = 0, skip = 0;
+	if (v[0] == '[') {
+		/* IPv6 literal: hex digits, ':' and '.' (an embedded IPv4 tail) in brackets. */
+		while (1 + hl < vl && v[1 + hl] != ']')
+			hl++;
+		if (1 + hl >= vl || hl == 0 || hl >= NET_HOST_MAX)
 			return -1;
+		for (size_t i = 1; i <= hl; i++) {
+			char c = v[i];
+			if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+			      c == ':' || c == '.'))
+				return -1;
+		}
+		memcpy(ep->host, v + 1, hl);
+		skip = 2;
+	} else {
+		while (hl < vl && v[hl] != ':')
+			hl++;
+		if (hl == 0 || hl >= NET_HOST_MAX)
+			return -1;
+		for (size_t i = 0; i < hl; i++) {
+			char c = v[i];
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			      c == '.' || c == '-'))
+				return -1;
+		}
+		memcpy(ep->host, v, hl);
 	}
-	memcpy(ep->host, v, hl);
 	ep->host[hl] = 0;
+	hl += skip;
+	if (hl < vl && v[hl] != ':')
+		return -1;
 	ep->port = NET_DEFAULT_PORT;
 	if (hl < vl) {
 		uint64_t port;

@@ -54,9 +54,21 @@ static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_add
 	pbuf_free(p);
 }
 
-static int wait_address(uint64_t deadline)
+/* A usable source address of the family: a DHCP lease, or a preferred SLAAC address. */
+static int have_address(int v6)
 {
-	while (ip4_addr_isany_val(*netif_ip4_addr(&k_netif))) {
+	if (!v6)
+		return !ip4_addr_isany_val(*netif_ip4_addr(&k_netif));
+	for (int i = 0; i < LWIP_IPV6_NUM_ADDRESSES; i++)
+		if (ip6_addr_ispreferred(netif_ip6_addr_state(&k_netif, i)) &&
+		    !ip6_addr_islinklocal(netif_ip6_addr(&k_netif, i)))
+			return 1;
+	return 0;
+}
+
+static int wait_address(int v6, uint64_t deadline)
+{
+	while (!have_address(v6)) {
 		if (hal_time_ns() > deadline)
 			return -1;
 		pump();
@@ -115,10 +127,10 @@ static enum nd_tx_state attempt(const struct nd_meta *meta, const ip_addr_t *add
 	cfg.nonce = ((uint64_t)k_net_rand() << 32) ^ k_net_rand() ^ hal_time_ns();
 	if (nd_tx_init(&tx, &cfg, meta, read_core, cur_writer) != ND_OK)
 		return ND_TX_FAILED;
-	struct udp_pcb *pcb = udp_new();
+	struct udp_pcb *pcb = udp_new_ip_type(IPADDR_TYPE_ANY);
 	if (!pcb)
 		return ND_TX_FAILED;
-	if (udp_bind(pcb, IP4_ADDR_ANY, 0) != ERR_OK || udp_connect(pcb, addr, port) != ERR_OK) {
+	if (udp_bind(pcb, IP_ANY_TYPE, 0) != ERR_OK || udp_connect(pcb, addr, port) != ERR_OK) {
 		udp_remove(pcb);
 		return ND_TX_FAILED;
 	}
@@ -169,18 +181,28 @@ int net_dump(struct cw_writer *w, uint8_t sha256[32])
 		const struct net_endpoint *ep = &net_args.ep[i];
 		if (ep->serial)
 			return -1;
+		char name[NET_HOST_MAX + 16];
+		int v6 = 0;
+		for (const char *c = ep->host; *c; c++)
+			v6 |= *c == ':';
+		k_snprintf(name, sizeof(name), v6 ? "udp://[%s]:%u" : "udp://%s:%u", ep->host, ep->port);
 		if (!net_is_up()) {
-			k_printf("[net] udp://%s:%u: no network\n", ep->host, ep->port);
+			k_printf("[net] %s: no network\n", name);
 			continue;
 		}
 		uint64_t budget_ns = (uint64_t)net_args.timeout_s * 1000000000UL;
 		ip_addr_t addr;
-		if (wait_address(hal_time_ns() + budget_ns) != 0) {
-			k_printf("[net] udp://%s:%u: no address from DHCP\n", ep->host, ep->port);
+		/* A name is looked up over IPv4 (the DHCP lease names the server). */
+		if (wait_address(v6, hal_time_ns() + budget_ns) != 0) {
+			k_printf("[net] %s: no %s address\n", name, v6 ? "IPv6" : "IPv4");
 			continue;
 		}
 		if (resolve(ep->host, &addr, hal_time_ns() + budget_ns) != 0) {
-			k_printf("[net] udp://%s:%u: cannot resolve the name\n", ep->host, ep->port);
+			k_printf("[net] %s: cannot resolve the name\n", name);
+			continue;
+		}
+		if (IP_IS_V6(&addr) && wait_address(1, hal_time_ns() + budget_ns) != 0) {
+			k_printf("[net] %s: no IPv6 address\n", name);
 			continue;
 		}
 		for (uint32_t a = 0; a <= net_args.retries; a++) {
@@ -189,9 +211,9 @@ int net_dump(struct cw_writer *w, uint8_t sha256[32])
 			uint64_t us = (hal_time_ns() - t0) / 1000 + 1;
 			struct nd_tx_stats s;
 			nd_tx_stats(&tx, &s);
-			k_printf("[net] core pid=%u to udp://%s:%u attempt %u: %s%s%s size=%lu us=%lu "
+			k_printf("[net] core pid=%u to %s attempt %u: %s%s%s size=%lu us=%lu "
 				 "kBps=%lu window=%u sent=%lu retransmits=%lu\n",
-				 meta.pid, ep->host, ep->port, a + 1, nd_tx_state_str(st),
+				 meta.pid, name, a + 1, nd_tx_state_str(st),
 				 st == ND_TX_FAILED ? " " : "",
 				 st == ND_TX_FAILED ? nd_tx_failure_str(nd_tx_failure(&tx)) : "",
 				 (unsigned long)meta.core_size, (unsigned long)us,
@@ -205,8 +227,7 @@ int net_dump(struct cw_writer *w, uint8_t sha256[32])
 					hex[2 * b + 1] = "0123456789abcdef"[sha256[b] & 15];
 				}
 				hex[64] = 0;
-				k_printf("[net] core pid=%u stored by udp://%s:%u sha256=%s\n", meta.pid,
-					 ep->host, ep->port, hex);
+				k_printf("[net] core pid=%u stored by %s sha256=%s\n", meta.pid, name, hex);
 				report_ram();
 				return 0;
 			}

@@ -3,6 +3,7 @@
 #include "kernel/net/netif.h"
 #include "kernel/net/virtio_net.h"
 #include "lwip/etharp.h"
+#include "lwip/ethip6.h"
 #include "lwip/pbuf.h"
 #include "netif/ethernet.h"
 
@@ -28,9 +29,11 @@ static err_t nif_init(struct netif *nif)
 	nif->mtu = 1500;
 	nif->hwaddr_len = 6;
 	vnet_mac(nif->hwaddr);
+	/* No receive filter is negotiated: QEMU's virtio-net delivers all multicast. */
 	nif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET |
-		     NETIF_FLAG_LINK_UP;
+		     NETIF_FLAG_LINK_UP | NETIF_FLAG_MLD6;
 	nif->output = etharp_output;
+	nif->output_ip6 = ethip6_output;
 	nif->linkoutput = linkoutput;
 	return ERR_OK;
 }
@@ -40,6 +43,8 @@ err_t k_netif_add(const ip4_addr_t *ip, const ip4_addr_t *mask, const ip4_addr_t
 	if (!netif_add(&k_netif, ip, mask, gw, 0, nif_init, ethernet_input))
 		return ERR_IF;
 	netif_set_default(&k_netif);
+	netif_create_ip6_linklocal_address(&k_netif, 1);
+	k_netif.ip6_autoconfig_enabled = 1; /* (the setter macro tests its pointer for NULL) */
 	netif_set_up(&k_netif);
 	return ERR_OK;
 }

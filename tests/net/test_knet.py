@@ -214,3 +214,17 @@ def test_refusing_collector_then_next_endpoint(daemon, tmp_path):
     dumps = H.list_dumps(daemon.store)
     assert len(dumps) == 1 and H.info(daemon.store, dumps[0]["id"])["sha256"] == sha
     assert "status=signal 11 (SIGSEGV)" in out
+
+
+def test_ipv6_endpoint_with_slaac_address(tmp_path):
+    d = H.Daemon(tmp_path / "ccd6", listen=["udp://[::1]:0"]).start()
+    try:
+        # QEMU's user network advertises fec0::/64 and forwards fec0::2 to the host's ::1.
+        out = knet.run(f"{SEGV} corecast.endpoint=udp://[fec0::2]:{d.port} poweroff")
+        (pid, where, sha), = knet.stored(out)
+        assert where == f"udp://[fec0::2]:{d.port}"
+        assert re.search(r"\[net\] address FEC0::[0-9A-F:]+ \(slaac\)", out), out[-2000:]
+        dumps = H.list_dumps(d.store)
+        assert len(dumps) == 1 and H.info(d.store, dumps[0]["id"])["sha256"] == sha
+    finally:
+        assert d.stop() == 0

@@ -21,9 +21,15 @@
 #define LWIP_NETCONN            0
 #define LWIP_SOCKET             0
 
-/* Protocols: UDP over IPv4 with DHCP, ARP and DNS.  No TCP: netdump is UDP. */
+/*
+ * Protocols: UDP over IPv4 (DHCP, ARP) and IPv6 (stateless autoconfiguration from
+ * router advertisements, neighbour discovery), DNS.  No TCP: netdump is UDP.
+ */
 #define LWIP_IPV4               1
-#define LWIP_IPV6               0
+#define LWIP_IPV6               1
+#define LWIP_IPV6_DHCP6         0
+#define LWIP_IPV6_FRAG          0   /* netdump packets are sized to the MTU */
+#define LWIP_IPV6_REASS         0
 #define LWIP_TCP                0
 #define LWIP_UDP                1
 #define LWIP_RAW                0
