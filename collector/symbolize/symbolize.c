@@ -387,12 +387,59 @@ static const char *symbol_at(Dwfl_Module *mod, bool arm, uint64_t addr, GElf_Sym
     return name;
 }
 
+/* The module's function index, built on first use and kept in the cache under the
+ * module's build-id (a module without one gets none: its file may differ per core). */
+static const struct symcache_funcs *module_funcs(struct run *r, Dwfl_Module *mod, uint64_t lo)
+{
+    void **ud;
+    dwfl_module_info(mod, &ud, NULL, NULL, NULL, NULL, NULL, NULL);
+    if (*ud)
+        return *ud;
+    char bid[129];
+    if (!module_build_id(mod, bid, sizeof bid))
+        return NULL;
+    struct symcache_funcs *f = symcache_funcs_get(r->cache, bid);
+    if (!f) {
+        int n = dwfl_module_getsymtab(mod);
+        uint64_t *rg = malloc((n > 0 ? (size_t)n : 1) * 2 * sizeof *rg);
+        size_t k = 0;
+        for (int i = 1; rg && i < n; i++) {
+            GElf_Sym sym;
+            GElf_Addr a;
+            GElf_Word shndx;
+            const char *nm = dwfl_module_getsym_info(mod, i, &sym, &a, &shndx, NULL, NULL);
+            if (!nm || GELF_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_shndx == SHN_UNDEF || a < lo)
+                continue;
+            if (r->cf.machine == EM_ARM)
+                a &= ~1ull;
+            rg[2 * k] = a - lo;
+            rg[2 * k + 1] = a - lo + sym.st_size;
+            k++;
+        }
+        if (!rg)
+            return NULL;
+        f = symcache_funcs_put(r->cache, bid, rg, k);
+    }
+    *ud = f;
+    return f;
+}
+
 static bool fb_function_at(void *arg, uint64_t addr, uint64_t *start)
 {
     struct run *r = arg;
     Dwfl_Module *mod = dwfl_addrmodule(r->dwfl, addr);
     if (!mod)
         return false;
+    GElf_Addr lo;
+    dwfl_module_info(mod, NULL, &lo, NULL, NULL, NULL, NULL, NULL);
+    const struct symcache_funcs *f = module_funcs(r, mod, lo);
+    uint64_t rel;
+    if (f) {
+        if (!symcache_funcs_find(f, addr - lo, &rel))
+            return false;
+        *start = lo + rel;
+        return true;
+    }
     GElf_Sym sym;
     uint64_t raw;
     const char *name = symbol_at(mod, r->cf.machine == EM_ARM, addr, &sym, &raw, start);

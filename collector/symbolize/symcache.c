@@ -34,7 +34,15 @@ struct elf_node {
     Elf *elf;
 };
 
+struct symcache_funcs {
+    struct symcache_funcs *next;
+    char *build_id;
+    uint64_t *r;        /* start0, end0, start1, end1, ... sorted by start */
+    size_t n;
+};
+
 struct sym_cache {
+    struct symcache_funcs *funcs;
     struct sym_node *syms[SYMCACHE_BUCKETS];
     size_t nsyms;
     struct path_node *paths;
@@ -100,6 +108,12 @@ void sym_cache_free(struct sym_cache *c)
         close(e->fd);
         free(e->path);
         free(e);
+    }
+    for (struct symcache_funcs *f = c->funcs, *nx; f; f = nx) {
+        nx = f->next;
+        free(f->build_id);
+        free(f->r);
+        free(f);
     }
     symstore_dfd_free(c->dfd);
     free(c);
@@ -238,4 +252,59 @@ struct symstore_dfd *symcache_dfd(struct sym_cache *c, double timeout_s)
         c->dfd = symstore_dfd_new(timeout_s);
     }
     return c->dfd;
+}
+
+struct symcache_funcs *symcache_funcs_get(struct sym_cache *c, const char *build_id)
+{
+    for (struct symcache_funcs *f = c->funcs; f; f = f->next)
+        if (strcmp(f->build_id, build_id) == 0)
+            return f;
+    return NULL;
+}
+
+static int range_cmp(const void *a, const void *b)
+{
+    const uint64_t *x = a, *y = b;
+    return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+struct symcache_funcs *symcache_funcs_put(struct sym_cache *c, const char *build_id,
+                                          uint64_t *ranges, size_t n)
+{
+    struct symcache_funcs *f = calloc(1, sizeof *f);
+    if (!f || !(f->build_id = strdup(build_id))) {
+        free(f);
+        free(ranges);
+        return NULL;
+    }
+    qsort(ranges, n, 2 * sizeof *ranges, range_cmp);
+    /* A symbol without a size covers up to the next one, as libdwfl treats it. */
+    for (size_t i = 0; i < n; i++)
+        if (ranges[2 * i + 1] == ranges[2 * i])
+            ranges[2 * i + 1] = i + 1 < n ? ranges[2 * i + 2] : ranges[2 * i] + 1;
+    f->r = ranges;
+    f->n = n;
+    f->next = c->funcs;
+    c->funcs = f;
+    return f;
+}
+
+bool symcache_funcs_find(const struct symcache_funcs *f, uint64_t rel, uint64_t *start_rel)
+{
+    /* Last range starting at or before rel; aliases and nested ranges make earlier
+     * ones worth a look too, but never more than a few. */
+    size_t lo = 0, hi = f->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (f->r[2 * mid] <= rel)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo, k = 0; i-- > 0 && k < 8; k++)
+        if (rel < f->r[2 * i + 1]) {
+            *start_rel = f->r[2 * i];
+            return true;
+        }
+    return false;
 }

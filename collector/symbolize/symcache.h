@@ -35,6 +35,16 @@ const struct symcache_entry *symcache_sym_get(struct sym_cache *c, const char *k
 const struct symcache_entry *symcache_sym_put(struct sym_cache *c, const char *key, uint64_t rel,
                                               bool is_ret, struct symcache_entry *e);
 
+/* Function ranges of one module, relative to its start and sorted, so that the
+ * fallback unwinder's many "is this inside a function?" questions are a binary search
+ * instead of libdwfl's linear symbol-table walk. */
+struct symcache_funcs;
+struct symcache_funcs *symcache_funcs_get(struct sym_cache *c, const char *build_id);
+/* Takes ownership of ranges (pairs of start, end; malloc'd). */
+struct symcache_funcs *symcache_funcs_put(struct sym_cache *c, const char *build_id,
+                                          uint64_t *ranges, size_t n);
+bool symcache_funcs_find(const struct symcache_funcs *f, uint64_t rel, uint64_t *start_rel);
+
 /* Located path per (build-id, kind); a NULL path records "not found". */
 bool symcache_path_get(struct sym_cache *c, const char *build_id, int kind, const char **path);
 void symcache_path_put(struct sym_cache *c, const char *build_id, int kind, const char *path);
