@@ -64,9 +64,15 @@ static void status_cb(struct netif *nif)
 static void net_thread(void)
 {
 	for (;;) {
-		while (k_netif_poll(16) > 0)
-			;
+		/* A bounded batch: a flood of frames must not keep the hart from others. */
+		int n, total = 0;
+		while (total < 256 && (n = k_netif_poll(16)) > 0)
+			total += n;
 		sys_check_timeouts();
+		if (total >= 256) {
+			sched_yield();
+			continue;
+		}
 		uint32_t ms = sys_timeouts_sleeptime();
 		if (ms == SYS_TIMEOUTS_SLEEPTIME_INFINITE || ms > 1000)
 			ms = 1000;

@@ -76,19 +76,26 @@ static int wait_address(int v6, uint64_t deadline)
 	return 0;
 }
 
-struct dns_wait {
+/*
+ * One lookup at a time.  An answer may still arrive after we gave up (lwIP keeps
+ * the query), so the state is static, not on the stack, and each lookup has a
+ * generation number: a late answer to an earlier lookup is ignored.
+ */
+static struct {
+	uint32_t gen;
 	int done, ok;
 	ip_addr_t addr;
-};
+} dw;
 
 static void dns_found(const char *name, const ip_addr_t *addr, void *arg)
 {
-	struct dns_wait *d = arg;
 	(void)name;
-	d->done = 1;
+	if ((uintptr_t)arg != dw.gen)
+		return;
+	dw.done = 1;
 	if (addr) {
-		d->addr = *addr;
-		d->ok = 1;
+		dw.addr = *addr;
+		dw.ok = 1;
 	}
 }
 
@@ -96,22 +103,18 @@ static int resolve(const char *host, ip_addr_t *out, uint64_t deadline)
 {
 	if (ipaddr_aton(host, out))
 		return 0;
-	struct dns_wait d = { 0, 0, *IP_ADDR_ANY };
-	err_t e = dns_gethostbyname(host, out, dns_found, &d);
+	dw.gen++;
+	dw.done = dw.ok = 0;
+	err_t e = dns_gethostbyname(host, out, dns_found, (void *)(uintptr_t)dw.gen);
 	if (e == ERR_OK)
 		return 0;
 	if (e != ERR_INPROGRESS)
 		return -1;
-	while (!d.done && hal_time_ns() < deadline)
+	while (!dw.done && hal_time_ns() < deadline)
 		pump();
-	if (!d.done) {
-		/* The callback must not fire on this stack frame after we leave. */
-		d.done = 1;
+	if (!dw.done || !dw.ok)
 		return -1;
-	}
-	if (!d.ok)
-		return -1;
-	*out = d.addr;
+	*out = dw.addr;
 	return 0;
 }
 

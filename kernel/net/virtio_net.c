@@ -73,7 +73,8 @@ static volatile uint8_t *regs;
 static int version, irq_no;
 static uint32_t hdr_len;            /* 10 legacy, 12 with VERSION_1 */
 static uint16_t rx_seen, tx_seen;   /* used-ring positions consumed */
-static uint16_t tx_next;            /* avail position of the next frame */
+static uint16_t tx_free[QSIZE];     /* transmit descriptors the device has given back */
+static int ntx_free;
 static uint8_t mac[6];
 static struct vnet_stats stats;
 
@@ -152,6 +153,9 @@ static int start(void)
 	fence();
 	rx->avail.idx = QSIZE;
 	vqs[TXQ].avail.flags = VIRTQ_AVAIL_F_NO_INTERRUPT;
+	for (uint16_t i = 0; i < QSIZE; i++)
+		tx_free[i] = i;
+	ntx_free = QSIZE;
 	wr(R_STATUS, rd(R_STATUS) | S_DRIVER_OK);
 	fence();
 	wr(R_QUEUE_NOTIFY, RXQ);
@@ -205,14 +209,23 @@ int vnet_rx_poll(vnet_rx_fn fn, void *ctx, int max)
 	return n;
 }
 
-/* Reclaim transmitted buffers; returns how many are free. */
-static uint16_t tx_reclaim(void)
+/*
+ * Take back the descriptors the device has used; returns how many are free.  The
+ * ids come from the used ring, so completion order does not matter; an id the
+ * device returns twice or out of range is ignored rather than trusted.
+ */
+static int tx_reclaim(void)
 {
 	struct vq *tx = &vqs[TXQ];
 	uint16_t u = used_idx(tx);
 	fence();
-	tx_seen = u;
-	return (uint16_t)(QSIZE - (uint16_t)(tx_next - tx_seen));
+	while (tx_seen != u) {
+		uint32_t id = tx->used.ring[tx_seen % QSIZE].id;
+		if (id < QSIZE && ntx_free < QSIZE)
+			tx_free[ntx_free++] = (uint16_t)id;
+		tx_seen++;
+	}
+	return ntx_free;
 }
 
 uint8_t *vnet_tx_begin(void)
@@ -228,7 +241,7 @@ uint8_t *vnet_tx_begin(void)
 			if (hal_time_ns() > until)
 				return 0;
 	}
-	uint8_t *b = txbuf[tx_next % QSIZE];
+	uint8_t *b = txbuf[tx_free[ntx_free - 1]];
 	memset(b, 0, hdr_len);
 	return b + hdr_len;
 }
@@ -236,12 +249,11 @@ uint8_t *vnet_tx_begin(void)
 void vnet_tx_commit(uint32_t len)
 {
 	struct vq *tx = &vqs[TXQ];
-	uint16_t slot = tx_next % QSIZE;
+	uint16_t slot = tx_free[--ntx_free];
 	tx->desc[slot] = (struct vq_desc){ (uint64_t)txbuf[slot], hdr_len + len, 0, 0 };
 	tx->avail.ring[tx->avail.idx % QSIZE] = slot;
 	fence();
 	tx->avail.idx++;
-	tx_next++;
 	fence();
 	/* A device already working the ring says so; sparing the notify spares a VM exit. */
 	if (!(*(volatile uint16_t *)&tx->used.flags & VIRTQ_USED_F_NO_NOTIFY))
