@@ -368,7 +368,9 @@ const char *cctls_alert_reason(int alert)
 	case MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION:
 		return "the peer does not speak (D)TLS 1.2";
 	case MBEDTLS_SSL_ALERT_MSG_ACCESS_DENIED:
-		return "access denied by the peer";
+		/* mbedtls answers a certificate our policy refused this way. */
+		return "access denied: the peer does not allow this device or certificate "
+		       "(not in its key store?)";
 	}
 	return NULL;
 }
