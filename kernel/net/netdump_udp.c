@@ -215,13 +215,14 @@ int net_dump(struct cw_writer *w, uint8_t sha256[32])
 			struct nd_tx_stats s;
 			nd_tx_stats(&tx, &s);
 			k_printf("[net] core pid=%u to %s attempt %u: %s%s%s size=%lu us=%lu "
-				 "kBps=%lu window=%u sent=%lu retransmits=%lu\n",
+				 "kBps=%lu window=%u sent=%lu retransmits=%lu opens=%lu resume=%lu\n",
 				 meta.pid, name, a + 1, nd_tx_state_str(st),
 				 st == ND_TX_FAILED ? " " : "",
 				 st == ND_TX_FAILED ? nd_tx_failure_str(nd_tx_failure(&tx)) : "",
 				 (unsigned long)meta.core_size, (unsigned long)us,
 				 (unsigned long)(meta.core_size * 1000 / us), s.window,
-				 (unsigned long)s.packets_sent, (unsigned long)s.retransmits);
+				 (unsigned long)s.packets_sent, (unsigned long)s.retransmits,
+				 (unsigned long)s.opens, (unsigned long)s.resume);
 			if (st == ND_TX_DONE_STORED) {
 				memcpy(sha256, nd_tx_digest(&tx), 32);
 				char hex[65];

@@ -228,3 +228,31 @@ def test_ipv6_endpoint_with_slaac_address(tmp_path):
         assert len(dumps) == 1 and H.info(d.store, dumps[0]["id"])["sha256"] == sha
     finally:
         assert d.stop() == 0
+
+
+def test_collector_killed_mid_transfer_resumes(tmp_path):
+    port = knet.free_udp_port()
+    d = H.Daemon(tmp_path / "ccd", listen=[f"udp://127.0.0.1:{port}"]).start()
+    # A 20 Mbit/s link makes an 8 MiB core take seconds: time to kill the collector.
+    imp = H.Impair(tmp_path / "imp", f"127.0.0.1:{port}", ["--rate", 20])
+    try:
+        with knet.NetKernel(f"run=crashdemo:mode=segv:mem=8 corecast.scope=writable "
+                            f"{ep(imp.port)} corecast.timeout=10 poweroff", timeout=300) as k:
+            k.expect(r"\[k\] fault pid=1")
+            time.sleep(1.5)
+            d.kill()       # SIGKILL: the spool on disk is all that survives
+            time.sleep(0.5)
+            d.start()
+            out = k.wait().replace("\r", "")
+    finally:
+        imp.stop()
+        rc = d.stop()
+    assert rc == 0
+    m = re.search(r"attempt 1: stored size=(\d+) .* opens=(\d+) resume=(\d+)", out)
+    assert m, out[-3000:]
+    size, opens, resume = (int(x) for x in m.groups())
+    # Re-opened to the restarted collector, which resumed past the start of the core.
+    assert opens >= 2 and 0 < resume < size, (opens, resume, size)
+    (pid, where, sha), = knet.stored(out)
+    dumps = H.list_dumps(d.store)
+    assert len(dumps) == 1 and H.info(d.store, dumps[0]["id"])["sha256"] == sha
