@@ -181,8 +181,10 @@ static int psk_cb(void *ctx, mbedtls_ssl_context *ssl, const unsigned char *id, 
 	memcpy(raw, id, len);
 	raw[len] = '\0';
 	e = ks_find(&x->keys, raw);
-	if (e == NULL || e->kind != KS_PSK)
+	if (e == NULL || e->kind != KS_PSK) {
+		k->unknown_identity = true;
 		return -1;
+	}
 	return mbedtls_ssl_set_hs_psk(ssl, e->key, e->keylen);
 }
 
@@ -526,6 +528,7 @@ static void dtls_new(struct ccd *d, struct ccd_listener *li, const uint8_t *buf,
 		sc->k.identity[0] = '\0';
 		sc->k.alert = -1;
 		sc->k.verify_flags = 0;
+		sc->k.unknown_identity = false;
 		sc->k.t_armed = false;
 	}
 	sc->li = li;

@@ -399,7 +399,9 @@ const char *cctls_reason(const struct cctls_conn *k, int err, char *buf, size_t 
 	const char *s = NULL;
 	char e[120];
 
-	if (k->alert >= 0 && (s = cctls_alert_reason(k->alert)) != NULL)
+	if (k->unknown_identity)
+		s = "unknown device: no key for this PSK identity";
+	else if (k->alert >= 0 && (s = cctls_alert_reason(k->alert)) != NULL)
 		;
 	else if (k->verify_flags && (s = flags_reason(k->verify_flags)) != NULL)
 		;

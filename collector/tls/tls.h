@@ -112,6 +112,7 @@ struct cctls_conn {
 	bool by_cert;                       /* identity came from a certificate */
 	uint32_t verify_flags;              /* certificate verification result */
 	int alert;                          /* fatal alert received, -1: none */
+	bool unknown_identity;              /* server: the PSK callback knew no key */
 };
 
 /* Milliseconds of a monotonic clock (the DTLS timers run on it). */
