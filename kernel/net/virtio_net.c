@@ -11,7 +11,7 @@
  * Rings and buffers are static: the kernel maps RAM one to one, so a static
  * object's address is its physical address, and a crash dump must not depend on
  * allocating memory.  No feature beyond the MAC address is negotiated: no
- * checksum offload, no mergeable buffers, so every frame fits one 2 KiB buffer.
+ * checksum offload, no mergeable buffers, so every frame fits one 1536-byte buffer.
  */
 #define VIRTIO_MMIO_BASE   0x10001000UL
 #define VIRTIO_MMIO_STRIDE 0x1000UL
@@ -36,7 +36,7 @@ enum { S_ACK = 1, S_DRIVER = 2, S_DRIVER_OK = 4, S_FEATURES_OK = 8, S_FAILED = 1
 #define VIRTQ_USED_F_NO_NOTIFY 1
 
 #define QSIZE   32                 /* descriptors per queue */
-#define BUFSZ   2048               /* one frame plus the virtio-net header */
+#define BUFSZ   1536               /* one 1514-byte frame plus the virtio-net header */
 #define RXQ     0
 #define TXQ     1
 

@@ -79,7 +79,7 @@ def main():
     glue = sorted((OBJ / "kernel" / "net").rglob("*.o")) + [OBJ / "hal/riscv64/plic.o"]
     nd = [OBJ / "netdump/tx.o", OBJ / "netdump/msg.o"]
     print("\n  kernel RAM, static (data+bss) and code:")
-    for name, objs in (("lwIP core (UDP, IPv4, DHCP, DNS, ARP)", lwip),
+    for name, objs in (("lwIP core (UDP, IPv4+DHCP+ARP, IPv6+SLAAC, DNS)", lwip),
                        ("virtio-net driver, lwIP port, dump glue + sender state", glue),
                        ("netdump sender code (tx.c, msg.c)", nd)):
         t, dsz = sizes(objs)
