@@ -29,6 +29,16 @@ def tls_core(tmp_path_factory):
         pytest.skip(str(e))
 
 
+@pytest.fixture(scope="session")
+def big_tls_core(tmp_path_factory):
+    """A real crasher core with 16 MiB of incompressible ballast."""
+    _need(H.CRASHER)
+    try:
+        return H.make_core(tmp_path_factory.mktemp("tls-core-big"), alloc_mib=16)
+    except H.CoreUnavailable as e:
+        pytest.skip(str(e))
+
+
 @pytest.fixture
 def make_tls_daemon(tmp_path, certs):
     """Factory: corecastd on udp+dtls+tls with the fleet certificates configured and a

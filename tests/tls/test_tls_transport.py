@@ -44,7 +44,10 @@ def test_certificate_device_core_stored_byte_identical(make_tls_daemon, tls_core
             "AES-128-GCM") in d.log_text()
 
 
-def test_dtls_core_is_symbolized(make_tls_daemon, tls_core, tmp_path):
+def test_dtls_core_is_symbolized(make_tls_daemon, big_tls_core, tmp_path):
+    # A large core: thousands of records, and the symbolization worker's file-size
+    # limit (the core's size) leaves room for the debug files it inflates.
+    tls_core = big_tls_core
     d = make_tls_daemon(symbolize=1)
     p = H.ctl(d.store, "symbols", "add", H.CRASHER, check=False)
     assert p.returncode == 0, p.stderr
