@@ -357,3 +357,17 @@ def test_make_qemu_returns_when_the_machine_powers_off():
     assert p.returncode == 0, p.stdout[-2000:]
     assert "[k] exit pid=1 name=hello status=exit 3" in p.stdout
     assert "poweroff" in p.stdout.splitlines()[-1]
+
+
+def test_other_processes_keep_running_through_a_crash(tmp_path):
+    out = kvm.run("run=crashdemo:mode=none:threads=2:progress=20:delay=0 "
+                  "run=crashdemo:mode=segv:threads=2:delay=300 poweroff", timeout=90)
+    # pid 2 faults and is dumped while pid 1 is mid-way through its progress lines.
+    fault_at = out.index("[k] fault pid=2 ")
+    progress = [int(x) for x in re.findall(r"crashdemo progress (\d+)", out)]
+    assert progress == list(range(20))
+    assert re.search(r"crashdemo progress \d+", out[fault_at:]), "pid 1 ran on after the fault"
+    assert "[k] exit pid=1 name=crashdemo status=exit 0" in out
+    assert "[k] exit pid=2 name=crashdemo status=signal 11 (SIGSEGV)" in out
+    d, _ = only_dump(out, tmp_path)
+    assert len(kvm.prstatus_tids(d.core)) == 3
