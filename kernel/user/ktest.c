@@ -242,6 +242,11 @@ int main(int argc, char **argv)
 		printf("ktest touching unmapped memory\n");
 		m[0] = 1; /* after munmap: must fault */
 	}
+	if (argc > 1 && !strcmp(argv[1], "kill_self")) {
+		printf("ktest killing itself\n");
+		cc_kill(cc_getpid(), 15);
+		printf("ktest still alive after kill\n"); /* must never appear */
+	}
 	if (argc > 1 && !strcmp(argv[1], "wait_kill")) {
 		printf("ktest waiting to be killed\n");
 		for (;;)

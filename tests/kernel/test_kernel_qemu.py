@@ -371,3 +371,11 @@ def test_other_processes_keep_running_through_a_crash(tmp_path):
     assert "[k] exit pid=2 name=crashdemo status=signal 11 (SIGSEGV)" in out
     d, _ = only_dump(out, tmp_path)
     assert len(kvm.prstatus_tids(d.core)) == 3
+
+
+def test_kill_syscall_terminates_with_signal_and_no_dump():
+    out = kvm.run("run=ktest:kill_self poweroff", timeout=90)
+    assert "ktest killing itself" in out
+    assert "still alive" not in out
+    assert "[k] exit pid=1 name=ktest status=signal 15 (SIGTERM)" in out
+    assert serialcore.dumps_in(out) == []
