@@ -40,6 +40,13 @@ $(K_NET_LWIP_SRCS): $(K_NET_LWIP)/src/include/lwip/init.h ;
 # The host boot-argument test links the network keys' parser too.
 $(TBIN)/test_k_bootcfg: $(OBJ)/ksan/kernel/net/netargs.o
 
+# `make qemu-net BOOTARGS='...'`: like `make qemu`, with a virtio-net NIC on QEMU's user
+# network (the host is 10.0.2.2 from inside).
+.PHONY: qemu-net
+qemu-net: $(K_ELF)
+	$(K_QEMU) -kernel $(K_ELF) -device virtio-net-device,netdev=n0 -netdev user,id=n0 \
+		-append "$(BOOTARGS)"
+
 # `make bench`: a 16 MiB core over the kernel's network, default window vs window 1,
 # clean and with 1% loss; the network stack's RAM.
 BENCHES += bench-kernel-net

@@ -256,3 +256,10 @@ def test_collector_killed_mid_transfer_resumes(tmp_path):
     (pid, where, sha), = knet.stored(out)
     dumps = H.list_dumps(d.store)
     assert len(dumps) == 1 and H.info(d.store, dumps[0]["id"])["sha256"] == sha
+
+
+def test_nic_without_endpoint_keeps_the_console_dump(tmp_path):
+    out = knet.run(f"{SEGV} poweroff")
+    assert "[net] virtio-net (virtio-mmio v1)" in out
+    assert knet.attempts(out) == [] and "COREDUMP_END" in out
+    assert "status=signal 11 (SIGSEGV)" in out

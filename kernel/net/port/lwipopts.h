@@ -42,7 +42,7 @@
 #define ARP_QUEUEING            1
 #define LWIP_SINGLE_NETIF       1
 #define LWIP_NETIF_STATUS_CALLBACK 1
-#define IP_REASSEMBLY           1   /* DHCP/DNS answers are small; replies never fragment */
+#define IP_REASSEMBLY           1   /* a large DNS answer may arrive fragmented */
 #define IP_FRAG                 0   /* netdump packets are sized to the MTU */
 
 /* Memory: a static heap for outgoing packets, pools for incoming ones. */
