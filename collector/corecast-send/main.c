@@ -45,6 +45,7 @@ static void usage(FILE *f)
 	"  --cert FILE        dtls/tls: device certificate (PEM) from the fleet CA\n"
 	"  --key FILE         dtls/tls: the certificate's private key\n"
 	"  --ca FILE          dtls/tls: CA the collector's certificate must chain to\n"
+	"  --cipher NAME      dtls/tls: aes-gcm (default) or chacha20-poly1305\n"
 	"  --device ID        device identity (1..%d bytes)\n"
 	"  --window N         packets in flight, 1..%d (default %d; 1 = stop-and-wait)\n"
 	"  --payload BYTES    DATA payload, %d..%d (default %d: 1500-byte MTU)\n"
@@ -147,7 +148,7 @@ int main(int argc, char **argv)
 {
 	enum { O_ENDPOINT = 256, O_DEVICE, O_WINDOW, O_PAYLOAD, O_EXE, O_PID, O_SIGNAL, O_NAME,
 	       O_CAUSE, O_FIRMWARE, O_BOOTID, O_SEQ, O_TIMEOUT, O_MAXSEC, O_STATS, O_QUIET,
-	       O_HELP, O_PSK, O_CERT, O_KEY, O_CA };
+	       O_HELP, O_PSK, O_CERT, O_KEY, O_CA, O_CIPHER };
 	static const struct option opts[] = {
 		{ "endpoint", required_argument, 0, O_ENDPOINT },
 		{ "device", required_argument, 0, O_DEVICE },
@@ -170,6 +171,7 @@ int main(int argc, char **argv)
 		{ "cert", required_argument, 0, O_CERT },
 		{ "key", required_argument, 0, O_KEY },
 		{ "ca", required_argument, 0, O_CA },
+		{ "cipher", required_argument, 0, O_CIPHER },
 		{ 0, 0, 0, 0 },
 	};
 	const char *endpoint_url = NULL, *device = NULL, *exe = NULL, *name = NULL;
@@ -180,6 +182,7 @@ int main(int argc, char **argv)
 	double max_seconds = 0;
 	int c, have_payload = 0;
 	const char *psk_hex = NULL, *cert = NULL, *key = NULL, *ca = NULL;
+	enum cctls_aead aead = CCTLS_AES_GCM;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -233,6 +236,15 @@ int main(int argc, char **argv)
 		case O_CERT: cert = optarg; break;
 		case O_KEY: key = optarg; break;
 		case O_CA: ca = optarg; break;
+		case O_CIPHER:
+			if (!strcmp(optarg, "aes-gcm"))
+				aead = CCTLS_AES_GCM;
+			else if (!strcmp(optarg, "chacha20-poly1305"))
+				aead = CCTLS_CHACHA;
+			else
+				return die_usage("--cipher must be aes-gcm or chacha20-poly1305, not '%s'",
+				                 optarg);
+			break;
 		default:
 			return die_usage("unknown or incomplete option '%s'", argv[optind - 1]);
 		}
@@ -355,11 +367,14 @@ int main(int argc, char **argv)
 	/* dtls/tls: authenticate before anything about the crash is sent. */
 	static struct cctls_client tls;
 	int secure = ep.scheme != EP_UDP;
+	double hs_seconds = 0;
 	if (secure) {
+		struct timespec h0, h1;
+		clock_gettime(CLOCK_MONOTONIC, &h0);
 		struct cctls_client_opts co = {
 			.transport = ep.scheme == EP_DTLS ? CCTLS_DTLS : CCTLS_TLS,
 			.device = device, .psk = psk_len ? psk : NULL, .psk_len = psk_len,
-			.cert = cert, .key = key, .ca = ca,
+			.cert = cert, .key = key, .ca = ca, .aead = aead,
 		};
 		if (cctls_client_init(&tls, &co) < 0 ||
 		    cctls_client_handshake(&tls, fd, timeout_s * 1000u) < 0) {
@@ -369,6 +384,8 @@ int main(int argc, char **argv)
 			coresrc_close(&core);
 			return EX_TLS;
 		}
+		clock_gettime(CLOCK_MONOTONIC, &h1);
+		hs_seconds = (double)(h1.tv_sec - h0.tv_sec) + (double)(h1.tv_nsec - h0.tv_nsec) / 1e9;
 		memset(psk, 0, sizeof psk);
 		/* The default payload fills a 1500-byte datagram; the record's
 		 * header, nonce and tag must fit in it too. */
@@ -402,7 +419,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: stats state=%s size=%llu acked=%llu seconds=%.3f mbps=%.2f "
 		        "data_seconds=%.3f data_mbps=%.2f "
 		        "sent=%llu packets=%llu retransmits=%llu timeouts=%llu opens=%llu "
-		        "resume=%llu srtt_us=%llu window=%u payload=%u\n", prog,
+		        "resume=%llu srtt_us=%llu window=%u payload=%u handshake_ms=%.2f\n", prog,
 		        nd_tx_state_str(nd_tx_state(&tx)), (unsigned long long)meta.core_size,
 		        (unsigned long long)st.acked, tr.seconds,
 		        tr.seconds > 0 ? (double)st.acked / tr.seconds / 1e6 : 0.0,
@@ -411,7 +428,7 @@ int main(int argc, char **argv)
 		        (unsigned long long)st.bytes_sent, (unsigned long long)st.packets_sent,
 		        (unsigned long long)st.retransmits, (unsigned long long)st.timeouts,
 		        (unsigned long long)st.opens, (unsigned long long)st.resume,
-		        (unsigned long long)st.srtt_us, st.window, st.payload);
+		        (unsigned long long)st.srtt_us, st.window, st.payload, hs_seconds * 1e3);
 
 	int rc;
 	char sha[65] = "";

@@ -76,6 +76,7 @@ int cctls_client_init(struct cctls_client *cl, const struct cctls_client_opts *o
 	}
 	nd_stream_init(&cl->stream, cl->sbuf, ND_MSG_MAX);
 	e = cctls_cfg_init(&cl->cfg, CCTLS_CLIENT, o->transport);
+	cl->cfg.aead = o->aead;
 	if (e == CCTLS_OK && o->psk)
 		e = cctls_cfg_psk(&cl->cfg, o->device, o->psk, o->psk_len);
 	if (e == CCTLS_OK && (o->cert || o->ca))

@@ -43,6 +43,7 @@ struct cctls_client_opts {
 	const uint8_t *psk;              /* NULL: certificates */
 	size_t psk_len;
 	const char *cert, *key, *ca;     /* device cert + key, collector CA */
+	enum cctls_aead aead;
 };
 
 /* Set up configuration and buffers; on failure why says what was wrong. */

@@ -173,15 +173,26 @@ void cctls_cfg_psk_cb(struct cctls_cfg *c,
 enum cctls_err cctls_cfg_finish(struct cctls_cfg *c)
 {
 	int n = 0;
+	bool gcm = c->role == CCTLS_SERVER || c->aead == CCTLS_AES_GCM;
+	bool chacha = c->role == CCTLS_SERVER || c->aead == CCTLS_CHACHA;
 
 	/* A client offers one family: with a PSK it must not fall back to an
-	 * anonymous-looking certificate handshake, and vice versa. */
-	if (c->have_psk)
+	 * anonymous-looking certificate handshake, and vice versa.  The server
+	 * lists AES-GCM first and so prefers it when a client offers both. */
+	if (c->have_psk && gcm)
 		c->suites[n++] = MBEDTLS_TLS_PSK_WITH_AES_128_GCM_SHA256;
+	if (c->have_psk && chacha)
+		c->suites[n++] = MBEDTLS_TLS_PSK_WITH_CHACHA20_POLY1305_SHA256;
 	if ((c->role == CCTLS_SERVER && c->have_cert) ||
 	    (c->role == CCTLS_CLIENT && !c->have_psk)) {
-		c->suites[n++] = MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256;
-		c->suites[n++] = MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256;
+		if (gcm) {
+			c->suites[n++] = MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256;
+			c->suites[n++] = MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256;
+		}
+		if (chacha) {
+			c->suites[n++] = MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256;
+			c->suites[n++] = MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256;
+		}
 	}
 	c->suites[n] = 0;
 	if (n == 0) {

@@ -23,6 +23,12 @@
  */
 
 enum cctls_transport { CCTLS_DTLS, CCTLS_TLS };
+
+/* Record protection.  Servers accept both; a client offers the one it is told. */
+enum cctls_aead {
+	CCTLS_AES_GCM = 0,      /* AES-128-GCM: the default (AES hardware is common) */
+	CCTLS_CHACHA,           /* ChaCha20-Poly1305: faster in software (no AES unit) */
+};
 enum cctls_role { CCTLS_CLIENT, CCTLS_SERVER };
 
 enum cctls_err {
@@ -56,7 +62,8 @@ struct cctls_cfg {
 	enum cctls_role role;
 	enum cctls_transport transport;
 	bool have_cert, have_ca, have_psk;
-	int suites[8];
+	enum cctls_aead aead;               /* client: what to offer */
+	int suites[12];
 	char detail[200];                   /* mbedtls's words for the last failure */
 	/* Server policy on the peer's (chain-verified) leaf certificate: return 0
 	 * to accept, or set bits in *flags (MBEDTLS_X509_BADCERT_OTHER) to refuse. */
