@@ -113,8 +113,7 @@ def test_collector_started_late_within_retry_budget_gets_the_dump(tmp_path):
     d = H.Daemon(tmp_path / "ccd", listen=[f"udp://127.0.0.1:{port}"])
     with knet.NetKernel(f"{SEGV} {ep(port)} corecast.retries=5 corecast.timeout=3 poweroff",
                         timeout=240) as k:
-        k.expect(r"\[k\] fault pid=1")
-        time.sleep(4)  # the first attempt has already given up
+        k.expect(r"attempt 1: failed", timeout=120)  # nobody there: the first attempt gave up
         d.start()
         try:
             out = k.wait().replace("\r", "")
@@ -239,7 +238,9 @@ def test_collector_killed_mid_transfer_resumes(tmp_path):
         with knet.NetKernel(f"run=crashdemo:mode=segv:mem=8 corecast.scope=writable "
                             f"{ep(imp.port)} corecast.timeout=10 poweroff", timeout=300) as k:
             k.expect(r"\[k\] fault pid=1")
-            time.sleep(1.5)
+            # Kill once 2 MB of the 8 MiB have passed the proxy (about a second before the end).
+            H.wait_for(lambda: imp.counters().get("up", {}).get("tx_bytes", 0) > 2_000_000,
+                       120, "2 MB of the core on the way", interval=0.1)
             d.kill()       # SIGKILL: the spool on disk is all that survives
             time.sleep(0.5)
             d.start()
