@@ -1,4 +1,4 @@
-/* tests/unit/test_ccd_listen.c: udp:// listen URL parsing (IPv4, IPv6, bad forms) and binding. */
+/* tests/unit/test_ccd_listen.c: udp|dtls|tls:// listen URL parsing (IPv4, IPv6, bad forms) and binding. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -52,6 +52,37 @@ static void test_ipv6(void **state)
 	assert_true(s6->sin6_scope_id != 0);
 	assert_int_equal(ccd_listen_parse("udp://[fe80::1%3]:9000", &l), CCD_URL_OK);
 	assert_int_equal(s6->sin6_scope_id, 3);
+}
+
+static void test_secure_schemes(void **state)
+{
+	struct ccd_listen l;
+	int fd;
+
+	assert_int_equal(ccd_listen_parse("udp://127.0.0.1:1", &l), CCD_URL_OK);
+	assert_int_equal(l.proto, CCD_PROTO_UDP);
+	assert_int_equal(ccd_listen_parse("dtls://127.0.0.1:7771", &l), CCD_URL_OK);
+	assert_int_equal(l.proto, CCD_PROTO_DTLS);
+	assert_string_equal(ccd_proto_name(l.proto), "dtls");
+	assert_int_equal(ccd_listen_parse("tls://[::1]:7772", &l), CCD_URL_OK);
+	assert_int_equal(l.proto, CCD_PROTO_TLS);
+	assert_int_equal(ccd_listen_parse("tls://127.0.0.1", &l), CCD_URL_NO_PORT);
+	assert_int_equal(ccd_listen_parse("dtls:/127.0.0.1:1", &l), CCD_URL_SCHEME);
+	/* tls:// opens a listening TCP socket on a free port */
+	assert_int_equal(ccd_listen_parse("tls://127.0.0.1:0", &l), CCD_URL_OK);
+	fd = ccd_listen_open(&l, 0);
+	assert_true(fd >= 0);
+	{
+		int type = 0, acc = 0;
+		socklen_t n = sizeof type;
+		assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &n), 0);
+		assert_int_equal(type, SOCK_STREAM);
+		n = sizeof acc;
+		assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &n), 0);
+		assert_int_equal(acc, 1);
+	}
+	assert_true(ccd_addr_port((const struct sockaddr *)&l.addr) != 0);
+	close(fd);
 }
 
 static void test_bad_forms(void **state)
@@ -128,6 +159,7 @@ int main(void)
 		cmocka_unit_test(test_ipv4),
 		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_bad_forms),
+		cmocka_unit_test(test_secure_schemes),
 		cmocka_unit_test(test_open_reports_bound_port),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
