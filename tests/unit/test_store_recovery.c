@@ -4,30 +4,7 @@
 
 #include "tests/unit/test_store_util.h"
 
-struct fixture {
-	char *dir;
-	struct store *st;
-};
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof *f);
-	f->dir = tsu_tmpdir();
-	assert_int_equal(store_open(f->dir, STORE_CREATE | STORE_RECOVER, &f->st), STORE_OK);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	store_close(f->st);
-	tsu_rmdir(f->dir);
-	free(f);
-	return 0;
-}
-
-static void reopen(struct fixture *f)
+static void reopen(struct tsu_fixture *f)
 {
 	store_close(f->st);
 	assert_int_equal(store_open(f->dir, STORE_RECOVER, &f->st), STORE_OK);
@@ -42,7 +19,7 @@ static int path_exists(const char *dir, const char *rel)
 
 static void test_recovery_deletes_tmp_leftovers(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	char p[600];
 	snprintf(p, sizeof p, "%s/tmp/73-b0-00000001.zst.part", f->dir);
 	tsu_write_file(p, "partial", 7);
@@ -54,7 +31,7 @@ static void test_recovery_deletes_tmp_leftovers(void **state)
  * dump and is indexed again from its own metadata. */
 static void test_recovery_indexes_renamed_but_unindexed_core(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	size_t n = 1234567;
 	uint8_t *core = tsu_core(n, 11), sha[32];
 	struct nd_meta m;
@@ -93,7 +70,7 @@ static void test_recovery_indexes_renamed_but_unindexed_core(void **state)
 
 static void test_recovery_drops_rows_whose_file_is_missing(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	uint8_t *core = tsu_core(5000, 12);
 	struct nd_meta m;
 	struct store_rec r;
@@ -114,7 +91,7 @@ static void test_recovery_drops_rows_whose_file_is_missing(void **state)
 
 static void test_recovery_deletes_unparseable_core_files(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	char p[600];
 	snprintf(p, sizeof p, "%s/cores/77.core.zst", f->dir);
 	tsu_write_file(p, "this is not a core file at all, not even zstd........................", 70);
@@ -126,7 +103,7 @@ static void test_recovery_deletes_unparseable_core_files(void **state)
 /* Crash after the insert but before the spool was removed. */
 static void test_recovery_removes_spool_of_stored_key(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	uint8_t *core = tsu_core(4000, 13);
 	struct nd_meta m;
 	char key[STORE_KEY_MAX], p[600];
@@ -172,7 +149,7 @@ static void test_keys_differ_by_seq_and_boot(void **state)
 
 static void test_second_collector_on_same_store_is_refused(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	struct store *st2;
 	assert_int_equal(store_open(f->dir, STORE_RECOVER, &st2), STORE_E_BUSY);
 	assert_null(st2);
@@ -184,7 +161,7 @@ static void test_second_collector_on_same_store_is_refused(void **state)
 
 static void test_open_without_create_names_missing_store(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	struct store *st2;
 	char p[600];
 	snprintf(p, sizeof p, "%s/nothing-here", f->dir);
@@ -197,7 +174,7 @@ static void test_open_without_create_names_missing_store(void **state)
 
 static void test_truncated_core_file_reads_as_corrupt(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	size_t n = 3 * 1024 * 1024;
 	uint8_t *core = tsu_core(n, 14);
 	struct nd_meta m;
@@ -223,7 +200,7 @@ static void test_truncated_core_file_reads_as_corrupt(void **state)
 
 static void test_rm_deletes_file_and_row(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	uint8_t *core = tsu_core(10000, 15);
 	struct nd_meta m;
 	struct store_rec r;
@@ -248,7 +225,7 @@ static int list_first_device(const struct store_rec *r, void *arg)
 
 static void test_list_filters_by_device_and_since(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	uint8_t *core = tsu_core(1000, 16);
 	struct nd_meta m;
 	tsu_meta(&m, "dev-a", 1, 1000);
@@ -275,17 +252,17 @@ static void test_list_filters_by_device_and_since(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_recovery_deletes_tmp_leftovers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_recovery_indexes_renamed_but_unindexed_core, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_recovery_drops_rows_whose_file_is_missing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_recovery_deletes_unparseable_core_files, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_recovery_removes_spool_of_stored_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recovery_deletes_tmp_leftovers, tsu_setup, tsu_teardown),
+		cmocka_unit_test_setup_teardown(test_recovery_indexes_renamed_but_unindexed_core, tsu_setup, tsu_teardown),
+		cmocka_unit_test_setup_teardown(test_recovery_drops_rows_whose_file_is_missing, tsu_setup, tsu_teardown),
+		cmocka_unit_test_setup_teardown(test_recovery_deletes_unparseable_core_files, tsu_setup, tsu_teardown),
+		cmocka_unit_test_setup_teardown(test_recovery_removes_spool_of_stored_key, tsu_setup, tsu_teardown),
 		cmocka_unit_test(test_keys_differ_by_seq_and_boot),
-		cmocka_unit_test_setup_teardown(test_second_collector_on_same_store_is_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_without_create_names_missing_store, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_truncated_core_file_reads_as_corrupt, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rm_deletes_file_and_row, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_list_filters_by_device_and_since, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_second_collector_on_same_store_is_refused, tsu_setup, tsu_teardown),
+		cmocka_unit_test_setup_teardown(test_open_without_create_names_missing_store, tsu_setup, tsu_teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_core_file_reads_as_corrupt, tsu_setup, tsu_teardown),
+		cmocka_unit_test_setup_teardown(test_rm_deletes_file_and_row, tsu_setup, tsu_teardown),
+		cmocka_unit_test_setup_teardown(test_list_filters_by_device_and_since, tsu_setup, tsu_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

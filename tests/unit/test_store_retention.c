@@ -7,29 +7,6 @@
 
 #include "tests/unit/test_store_util.h"
 
-struct fixture {
-	char *dir;
-	struct store *st;
-};
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof *f);
-	f->dir = tsu_tmpdir();
-	assert_int_equal(store_open(f->dir, STORE_CREATE | STORE_RECOVER, &f->st), STORE_OK);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	store_close(f->st);
-	tsu_rmdir(f->dir);
-	free(f);
-	return 0;
-}
-
 /* Incompressible bytes, so compressed sizes are predictable. */
 static uint8_t *noise(size_t n, uint32_t seed)
 {
@@ -43,7 +20,7 @@ static uint8_t *noise(size_t n, uint32_t seed)
 }
 
 /* Four dumps, ids 1..4; returns the compressed size of each in cs[]. */
-static void four_dumps(struct fixture *f, uint64_t cs[4])
+static void four_dumps(struct tsu_fixture *f, uint64_t cs[4])
 {
 	for (unsigned i = 0; i < 4; i++) {
 		size_t n = 200000;
@@ -67,7 +44,7 @@ static int exists(struct store *st, uint64_t id)
 
 static void test_vacuum_removes_oldest_first_under_max_use(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	uint64_t cs[4];
 	unsigned removed;
 	four_dumps(f, cs);
@@ -90,7 +67,7 @@ static void test_vacuum_removes_oldest_first_under_max_use(void **state)
 
 static void test_admit_refuses_core_larger_than_max_use(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	uint64_t cs[4];
 	four_dumps(f, cs);
 	store_set_limits(f->st, 1000000, 0);
@@ -102,7 +79,7 @@ static void test_admit_refuses_core_larger_than_max_use(void **state)
  * delete nothing. */
 static void test_admit_refuses_when_disk_full_and_keeps_dumps(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	uint64_t cs[4];
 	struct statvfs sv;
 	four_dumps(f, cs);
@@ -121,7 +98,7 @@ static void test_admit_refuses_when_disk_full_and_keeps_dumps(void **state)
 /* When deleting old dumps makes room, admission rotates: oldest go, the new fits. */
 static void test_admit_makes_room_by_deleting_oldest(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	uint64_t cs[4];
 	four_dumps(f, cs);
 	uint64_t total = cs[0] + cs[1] + cs[2] + cs[3];
@@ -140,7 +117,7 @@ static void test_admit_makes_room_by_deleting_oldest(void **state)
 /* Spools in flight count against MaxUse, so concurrent sessions cannot overcommit. */
 static void test_open_spools_reserve_their_size(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	struct nd_meta m;
 	struct spool *sp;
 	uint64_t resume;
@@ -158,7 +135,7 @@ static void test_open_spools_reserve_their_size(void **state)
  * store's own inserts and deletes. */
 static void test_usage_tracks_own_and_foreign_changes(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	uint64_t cs[4];
 	four_dumps(f, cs);
 	uint64_t all = cs[0] + cs[1] + cs[2] + cs[3];
@@ -182,7 +159,7 @@ static void test_usage_tracks_own_and_foreign_changes(void **state)
 
 static void test_default_limits_follow_systemd_coredump(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	struct statvfs sv;
 	uint64_t mu, kf;
 	assert_int_equal(statvfs(f->dir, &sv), 0);
@@ -337,7 +314,7 @@ static int full_disk_child(const char *mnt)
 
 static void test_full_disk_refuses_and_keeps_stored_dumps(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	char mnt[400];
 	snprintf(mnt, sizeof mnt, "%s/small-fs", f->dir);
 	assert_int_equal(mkdir(mnt, 0755), 0);
@@ -360,14 +337,14 @@ static void test_full_disk_refuses_and_keeps_stored_dumps(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_vacuum_removes_oldest_first_under_max_use, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_admit_refuses_core_larger_than_max_use, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_admit_refuses_when_disk_full_and_keeps_dumps, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_admit_makes_room_by_deleting_oldest, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_spools_reserve_their_size, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_usage_tracks_own_and_foreign_changes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_default_limits_follow_systemd_coredump, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_full_disk_refuses_and_keeps_stored_dumps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vacuum_removes_oldest_first_under_max_use, tsu_setup, tsu_teardown),
+		cmocka_unit_test_setup_teardown(test_admit_refuses_core_larger_than_max_use, tsu_setup, tsu_teardown),
+		cmocka_unit_test_setup_teardown(test_admit_refuses_when_disk_full_and_keeps_dumps, tsu_setup, tsu_teardown),
+		cmocka_unit_test_setup_teardown(test_admit_makes_room_by_deleting_oldest, tsu_setup, tsu_teardown),
+		cmocka_unit_test_setup_teardown(test_open_spools_reserve_their_size, tsu_setup, tsu_teardown),
+		cmocka_unit_test_setup_teardown(test_usage_tracks_own_and_foreign_changes, tsu_setup, tsu_teardown),
+		cmocka_unit_test_setup_teardown(test_default_limits_follow_systemd_coredump, tsu_setup, tsu_teardown),
+		cmocka_unit_test_setup_teardown(test_full_disk_refuses_and_keeps_stored_dumps, tsu_setup, tsu_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

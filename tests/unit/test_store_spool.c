@@ -7,29 +7,6 @@
 #define PKT 1400
 #define STORE_TEST_CHUNKISH (3u << 20)
 
-struct fixture {
-	char *dir;
-	struct store *st;
-};
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof *f);
-	f->dir = tsu_tmpdir();
-	assert_int_equal(store_open(f->dir, STORE_CREATE | STORE_RECOVER, &f->st), STORE_OK);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	store_close(f->st);
-	tsu_rmdir(f->dir);
-	free(f);
-	return 0;
-}
-
 /* Deliver [lo, hi) of core in PKT-sized packets in a scrambled order (with some
  * duplicates), advancing the contiguous prefix as a receiver would. */
 static void deliver(struct spool *sp, const uint8_t *core, uint64_t lo, uint64_t hi,
@@ -67,7 +44,7 @@ static void deliver(struct spool *sp, const uint8_t *core, uint64_t lo, uint64_t
 
 static void test_spool_out_of_order_finish_is_byte_identical(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	size_t n = 3 * 1024 * 1024 + 12345;   /* several chunks plus a tail */
 	uint8_t *core = tsu_core(n, 1), sha[32];
 	struct nd_meta m;
@@ -120,7 +97,7 @@ static void test_spool_out_of_order_finish_is_byte_identical(void **state)
 
 static void test_digest_mismatch_is_refused_and_nothing_indexed(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	size_t n = 1500000;
 	uint8_t *core = tsu_core(n, 2), sha[32];
 	struct nd_meta m;
@@ -152,7 +129,7 @@ static void test_digest_mismatch_is_refused_and_nothing_indexed(void **state)
 /* A collector that closes a session without finishing (network drop) keeps it. */
 static void test_reopen_after_close_resumes_at_contiguous_length(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	size_t n = 5 * 1024 * 1024 + 77, cut = 2 * 1024 * 1024 + 5 * PKT;
 	uint8_t *core = tsu_core(n, 3), sha[32];
 	struct nd_meta m;
@@ -181,7 +158,7 @@ static void test_reopen_after_close_resumes_at_contiguous_length(void **state)
 
 /* A collector (a child process) receives [0, cut) of a 24 MiB core and dies without
  * any cleanup, as if SIGKILLed. */
-static void killed_collector(struct fixture *f, const struct nd_meta *m, const uint8_t *core,
+static void killed_collector(struct tsu_fixture *f, const struct nd_meta *m, const uint8_t *core,
                              size_t cut)
 {
 	uint64_t resume;
@@ -205,7 +182,7 @@ static void killed_collector(struct fixture *f, const struct nd_meta *m, const u
 }
 
 /* Resume the transfer at resume, finish it, and check the stored core. */
-static void finish_from(struct fixture *f, const struct nd_meta *m, struct spool *sp,
+static void finish_from(struct tsu_fixture *f, const struct nd_meta *m, struct spool *sp,
                         const uint8_t *core, uint64_t resume)
 {
 	uint8_t sha[32];
@@ -230,7 +207,7 @@ static void finish_from(struct fixture *f, const struct nd_meta *m, struct spool
  */
 static void test_resume_after_collector_killed(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	size_t n = 24 * MIB + 4321, cut = 12 * MIB + 3 * PKT;
 	uint8_t *core = tsu_core(n, 4);
 	struct nd_meta m;
@@ -252,7 +229,7 @@ static void test_resume_after_collector_killed(void **state)
  */
 static void test_resume_after_power_loss_uses_synced_prefix(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	size_t n = 24 * MIB + 4321, cut = 20 * MIB + 3 * PKT;
 	uint8_t *core = tsu_core(n, 10), b[64], d[32];
 	struct nd_meta m;
@@ -283,7 +260,7 @@ static void test_resume_after_power_loss_uses_synced_prefix(void **state)
 /* A torn or foreign state record is never trusted: resume from 0. */
 static void test_damaged_state_restarts_from_zero(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	size_t n = 3 * MIB;
 	uint8_t *core = tsu_core(n, 11);
 	struct nd_meta m;
@@ -309,7 +286,7 @@ static void test_damaged_state_restarts_from_zero(void **state)
  * stored twice. */
 static void test_stored_key_reopens_as_exists_not_duplicate(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	size_t n = 300000;
 	uint8_t *core = tsu_core(n, 5), sha[32];
 	struct nd_meta m;
@@ -335,7 +312,7 @@ static void test_stored_key_reopens_as_exists_not_duplicate(void **state)
 
 static void test_second_session_for_same_key_is_busy(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	struct nd_meta m;
 	struct spool *sp, *sp2;
 	uint64_t resume;
@@ -348,7 +325,7 @@ static void test_second_session_for_same_key_is_busy(void **state)
 
 static void test_finish_before_complete_keeps_spool(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	size_t n = 200000;
 	uint8_t *core = tsu_core(n, 6), sha[32];
 	struct nd_meta m;
@@ -367,7 +344,7 @@ static void test_finish_before_complete_keeps_spool(void **state)
 
 static void test_write_past_core_size_is_rejected(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	struct nd_meta m;
 	struct spool *sp;
 	uint64_t resume;
@@ -384,7 +361,7 @@ static void test_write_past_core_size_is_rejected(void **state)
 /* A reopen announcing another core size is a different core: start from 0. */
 static void test_reopen_with_other_size_starts_over(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	size_t n = 500000;
 	uint8_t *core = tsu_core(n, 7);
 	struct nd_meta m;
@@ -403,7 +380,7 @@ static void test_reopen_with_other_size_starts_over(void **state)
 
 static void test_import_through_add_core(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	size_t n = 2 * 1024 * 1024 + 999;
 	uint8_t *core = tsu_core(n, 8), sha[32];
 	struct nd_meta m;
@@ -435,7 +412,7 @@ static void test_import_through_add_core(void **state)
 
 static void test_empty_core_round_trips(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	struct nd_meta m;
 	struct spool *sp;
 	uint64_t resume, id;
@@ -476,7 +453,7 @@ static unsigned store_fds(const char *dir)
 /* Hundreds of sessions in flight must not exhaust descriptors: one per spool. */
 static void test_each_open_spool_holds_one_descriptor(void **state)
 {
-	struct fixture *f = *state;
+	struct tsu_fixture *f = *state;
 	enum { N = 64 };
 	struct spool *sp[N];
 	struct nd_meta m;
@@ -498,20 +475,20 @@ static void test_each_open_spool_holds_one_descriptor(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_spool_out_of_order_finish_is_byte_identical, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_digest_mismatch_is_refused_and_nothing_indexed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reopen_after_close_resumes_at_contiguous_length, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_resume_after_collector_killed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_resume_after_power_loss_uses_synced_prefix, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_damaged_state_restarts_from_zero, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stored_key_reopens_as_exists_not_duplicate, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_second_session_for_same_key_is_busy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_finish_before_complete_keeps_spool, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_write_past_core_size_is_rejected, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reopen_with_other_size_starts_over, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_import_through_add_core, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_empty_core_round_trips, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_each_open_spool_holds_one_descriptor, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_spool_out_of_order_finish_is_byte_identical, tsu_setup, tsu_teardown),
+		cmocka_unit_test_setup_teardown(test_digest_mismatch_is_refused_and_nothing_indexed, tsu_setup, tsu_teardown),
+		cmocka_unit_test_setup_teardown(test_reopen_after_close_resumes_at_contiguous_length, tsu_setup, tsu_teardown),
+		cmocka_unit_test_setup_teardown(test_resume_after_collector_killed, tsu_setup, tsu_teardown),
+		cmocka_unit_test_setup_teardown(test_resume_after_power_loss_uses_synced_prefix, tsu_setup, tsu_teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_state_restarts_from_zero, tsu_setup, tsu_teardown),
+		cmocka_unit_test_setup_teardown(test_stored_key_reopens_as_exists_not_duplicate, tsu_setup, tsu_teardown),
+		cmocka_unit_test_setup_teardown(test_second_session_for_same_key_is_busy, tsu_setup, tsu_teardown),
+		cmocka_unit_test_setup_teardown(test_finish_before_complete_keeps_spool, tsu_setup, tsu_teardown),
+		cmocka_unit_test_setup_teardown(test_write_past_core_size_is_rejected, tsu_setup, tsu_teardown),
+		cmocka_unit_test_setup_teardown(test_reopen_with_other_size_starts_over, tsu_setup, tsu_teardown),
+		cmocka_unit_test_setup_teardown(test_import_through_add_core, tsu_setup, tsu_teardown),
+		cmocka_unit_test_setup_teardown(test_empty_core_round_trips, tsu_setup, tsu_teardown),
+		cmocka_unit_test_setup_teardown(test_each_open_spool_holds_one_descriptor, tsu_setup, tsu_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

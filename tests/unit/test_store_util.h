@@ -39,6 +39,31 @@ static inline void tsu_rmdir(char *d)
 	free(d);
 }
 
+/* The usual fixture: a fresh store in a fresh directory, removed afterwards. */
+struct tsu_fixture {
+	char *dir;
+	struct store *st;
+};
+
+static inline int tsu_setup(void **state)
+{
+	struct tsu_fixture *f = calloc(1, sizeof *f);
+	assert_non_null(f);
+	f->dir = tsu_tmpdir();
+	assert_int_equal(store_open(f->dir, STORE_CREATE | STORE_RECOVER, &f->st), STORE_OK);
+	*state = f;
+	return 0;
+}
+
+static inline int tsu_teardown(void **state)
+{
+	struct tsu_fixture *f = *state;
+	store_close(f->st);
+	tsu_rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
 /* Core-like bytes: runs of zeros (untouched pages) between pseudo-random text, so
  * the data compresses like a core but no two chunks are alike. */
 static inline uint8_t *tsu_core(size_t n, uint32_t seed)
