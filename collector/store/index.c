@@ -360,15 +360,7 @@ enum store_err index_each_id(struct store *st, int (*fn)(struct store *st, uint6
 
 static int unhex(const char *s, uint8_t *out, size_t n)
 {
-	if (strlen(s) != 2 * n)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		unsigned v;
-		if (sscanf(s + 2 * i, "%2x", &v) != 1)
-			return -1;
-		out[i] = (uint8_t)v;
-	}
-	return 0;
+	return strlen(s) == 2 * n ? store_unhex(s, out, n) : -1;
 }
 
 static void copy_col(char *dst, size_t n, sqlite3_stmt *q, int col)

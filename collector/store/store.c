@@ -76,6 +76,23 @@ void store_hex(const uint8_t *p, size_t n, char *out)
 	out[2 * n] = 0;
 }
 
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int store_unhex(const char *s, uint8_t *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int hi = hexval(s[2 * i]), lo = hi < 0 ? -1 : hexval(s[2 * i + 1]);
+		if (lo < 0)
+			return -1;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
 void store_key(const struct nd_meta *m, char *buf)
 {
 	size_t dl = strnlen(m->device, ND_DEVICE_MAX - 1);
@@ -96,19 +113,12 @@ static int parse_key(const char *k, size_t len, struct nd_meta *m)
 	if (dl % 2 || dl / 2 >= ND_DEVICE_MAX || len != dl + 1 + 2 * ND_BOOTID_LEN + 1 + 8 ||
 	    k[dl + 1 + 2 * ND_BOOTID_LEN] != '-')
 		return -1;
-	for (size_t i = 0; i < dl / 2 + ND_BOOTID_LEN + 4; i++) {
-		const char *p = i < dl / 2 ? k + 2 * i : i < dl / 2 + ND_BOOTID_LEN ?
-		                k + 1 + 2 * i : k + 2 + 2 * i;
-		unsigned v;
-		if (sscanf(p, "%2x", &v) != 1)
-			return -1;
-		if (i < dl / 2)
-			m->device[i] = (char)v;
-		else if (i < dl / 2 + ND_BOOTID_LEN)
-			m->boot_id[i - dl / 2] = (uint8_t)v;
-		else
-			m->seq = (m->seq << 8) | v;
-	}
+	uint8_t seq[4];
+	if (store_unhex(k, (uint8_t *)m->device, dl / 2) < 0 ||
+	    store_unhex(k + dl + 1, m->boot_id, ND_BOOTID_LEN) < 0 ||
+	    store_unhex(k + dl + 2 + 2 * ND_BOOTID_LEN, seq, sizeof seq) < 0)
+		return -1;
+	m->seq = (uint32_t)seq[0] << 24 | (uint32_t)seq[1] << 16 | (uint32_t)seq[2] << 8 | seq[3];
 	return 0;
 }
 
@@ -141,15 +151,26 @@ static int mkdir_p(const char *path)
 
 /* ---- recovery ---- */
 
+/* A subdirectory of the store to walk; *fd is the DIR's own descriptor, for the
+ * *at() calls.  NULL when it cannot be opened: recovery then leaves it alone. */
+static DIR *open_subdir(struct store *st, const char *name, int *fd)
+{
+	DIR *d;
+	*fd = openat(st->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*fd < 0)
+		return NULL;
+	d = fdopendir(*fd);
+	if (!d)
+		close(*fd);
+	return d;
+}
+
 static void recover_tmp(struct store *st)
 {
-	int fd = openat(st->dirfd, "tmp", O_RDONLY | O_DIRECTORY);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	int fd;
+	DIR *d = open_subdir(st, "tmp", &fd);
+	if (!d)
 		return;
-	}
 	struct dirent *de;
 	while ((de = readdir(d)))
 		if (de->d_name[0] != '.')
@@ -159,13 +180,10 @@ static void recover_tmp(struct store *st)
 
 static void recover_cores(struct store *st)
 {
-	int fd = openat(st->dirfd, "cores", O_RDONLY | O_DIRECTORY);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	int fd;
+	DIR *d = open_subdir(st, "cores", &fd);
+	if (!d)
 		return;
-	}
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		char *end;
@@ -205,13 +223,10 @@ static int drop_missing(struct store *st, uint64_t id, void *arg)
 
 static void recover_spool(struct store *st)
 {
-	int fd = openat(st->dirfd, "spool", O_RDONLY | O_DIRECTORY);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	int fd;
+	DIR *d = open_subdir(st, "spool", &fd);
+	if (!d)
 		return;
-	}
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		const char *dot = strchr(de->d_name, '.');
@@ -254,16 +269,13 @@ static void read_host_boot(uint8_t out[16])
 	if (!f)
 		return;
 	if (fgets(buf, sizeof buf, f)) {
+		char digits[33];
 		uint8_t id[16];
-		for (const char *p = buf; *p && n < 32; p++) {
-			int v = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ?
-			        *p - 'a' + 10 : -1;
-			if (v < 0)
-				continue;
-			id[n / 2] = (uint8_t)(n % 2 ? id[n / 2] | v : v << 4);
-			n++;
-		}
-		if (n == 32)
+		for (const char *p = buf; *p && *p != '\n' && n < 32; p++)
+			if (*p != '-')   /* the UUID form */
+				digits[n++] = *p;
+		digits[n] = 0;
+		if (n == 32 && store_unhex(digits, id, sizeof id) == 0)
 			memcpy(out, id, 16);
 	}
 	fclose(f);
