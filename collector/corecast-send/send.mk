@@ -8,4 +8,4 @@ PROGRAMS  += $(BIN)/corecast-send
 # library paths.  dtls:// and tls:// endpoints use collector/tls (mbedtls).
 $(BIN)/corecast-send: $(SEND_OBJS) $(BUILD)/lib/libcctls.a $(BUILD)/lib/libnetdump.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -lmbedtls -lmbedx509 -lmbedcrypto
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -lmbedtls -lmbedx509 -lmbedcrypto -lcrypto

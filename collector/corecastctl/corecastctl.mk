@@ -14,7 +14,7 @@ PROGRAMS += $(BIN)/corecastctl
 $(OBJ)/collector/corecastctl/%.o: CFLAGS += $(shell pkg-config --cflags libzstd sqlite3)
 
 # devices: the key store and certificate fingerprints (mbedtls).
-CTL_LDLIBS += -lmbedtls -lmbedx509 -lmbedcrypto
+CTL_LDLIBS += -lmbedtls -lmbedx509 -lmbedcrypto -lcrypto
 
 $(BIN)/corecastctl: $(CTL_OBJS) $(BUILD)/lib/libccstore.a $(BUILD)/lib/libnetdump.a \
 		$(BUILD)/lib/libccks.a $(BUILD)/lib/libcctls.a

@@ -15,7 +15,7 @@ $(BIN)/corecastd: $(CCD_OBJS) $(BUILD)/lib/libccgroups.a $(BUILD)/lib/libccstore
 		$(BUILD)/lib/libcctls.a $(BUILD)/lib/libccks.a $(BUILD)/lib/libnetdump.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(shell pkg-config --libs libzstd sqlite3) \
-		-lmbedtls -lmbedx509 -lmbedcrypto
+		-lmbedtls -lmbedx509 -lmbedcrypto -lcrypto
 
 # The pieces the unit tests exercise are free of netdump and store dependencies.
 CCD_UNIT_SRCS := collector/corecastd/config.c collector/corecastd/listen.c \

@@ -246,6 +246,19 @@ int cctls_client_send(struct cctls_client *cl, const uint8_t *msg, size_t len)
 		msg = cl->plain;
 		len += sizeof pfx;
 	}
+	if (cl->transport == CCTLS_DTLS && cl->conn.fast.ready) {
+		size_t n;
+		if (cl->n_out == CCTLS_BATCH)
+			cctls_client_flush(cl);
+		n = cctls_fast_seal(&cl->conn, msg, len, cl->out + (size_t)cl->n_out * CCTLS_REC_MAX,
+				    CCTLS_REC_MAX);
+		if (n > 0) {
+			cl->iov[cl->n_out].iov_len = n;
+			cl->n_out++;
+			return 0;
+		}
+		/* the counter is exhausted or the message too long: mbedtls decides */
+	}
 	while (len > 0) {
 		r = mbedtls_ssl_write(&cl->conn.ssl, msg, len);
 		if (r < 0) {

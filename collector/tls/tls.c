@@ -82,6 +82,7 @@ enum cctls_err cctls_cfg_init(struct cctls_cfg *c, enum cctls_role role,
 	mbedtls_ssl_conf_authmode(&c->conf, MBEDTLS_SSL_VERIFY_NONE);
 	/* Renegotiation would let a peer restart the expensive part at will. */
 	mbedtls_ssl_conf_renegotiation(&c->conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+	cctls_fast_register(c);
 	if (transport == CCTLS_DTLS) {
 		/* First retransmission after 1 s, give up after ~30 s of silence:
 		 * a device on a lossy link gets several tries. */
@@ -322,6 +323,7 @@ enum cctls_err cctls_conn_init(struct cctls_conn *k, struct cctls_cfg *c,
 
 void cctls_conn_free(struct cctls_conn *k)
 {
+	cctls_fast_free(k);
 	mbedtls_ssl_free(&k->ssl);
 }
 
@@ -337,10 +339,15 @@ int cctls_conn_hostname(struct cctls_conn *k, const char *name)
 
 int cctls_handshake(struct cctls_conn *k)
 {
-	int r = mbedtls_ssl_handshake(&k->ssl);
+	int r;
 
+	cctls_fast_hs_begin(k);
+	r = mbedtls_ssl_handshake(&k->ssl);
+	cctls_fast_hs_end();
 	if (r == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE && k->ssl.in_msg != NULL)
 		k->alert = k->ssl.in_msg[1];
+	if (r == 0)
+		cctls_fast_enable(k);
 	return r;
 }
 

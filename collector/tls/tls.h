@@ -97,6 +97,19 @@ void cctls_cfg_psk_cb(struct cctls_cfg *c,
 enum cctls_err cctls_cfg_finish(struct cctls_cfg *c);
 void cctls_cfg_free(struct cctls_cfg *c);
 
+/* DTLS bulk records sealed/opened with libcrypto (fastrec.c). */
+#define CCTLS_FAST_HDR  (13 + 8)     /* record header + explicit nonce */
+#define CCTLS_FAST_TAG  16
+
+struct cctls_fast {
+	bool have_keys, ready;
+	uint8_t key[16];                    /* client_write_key */
+	uint8_t iv[4];                      /* client_write_IV (implicit nonce) */
+	void *evp;                          /* EVP_CIPHER_CTX keyed for our direction */
+	bool win_init;                      /* collector: replay window */
+	uint64_t win_top, win;
+};
+
 /*
  * One connection.  Input is pushed: the owner reads a datagram (or stream
  * bytes) from its socket and hands it over with cctls_feed before calling into
@@ -120,6 +133,7 @@ struct cctls_conn {
 	uint32_t verify_flags;              /* certificate verification result */
 	int alert;                          /* fatal alert received, -1: none */
 	bool unknown_identity;              /* server: the PSK callback knew no key */
+	struct cctls_fast fast;
 };
 
 /* Milliseconds of a monotonic clock (the DTLS timers run on it). */
@@ -167,6 +181,27 @@ const char *cctls_alert_reason(int alert);
 void cctls_fingerprint(const mbedtls_x509_crt *crt, uint8_t out[32]);
 /* The subject CN, "" if none; 0 on success, -1 if longer than len - 1. */
 int cctls_cert_cn(const mbedtls_x509_crt *crt, char *out, size_t len);
+
+/*
+ * The bulk path (fastrec.c): after a DTLS handshake on an AES-128-GCM suite the
+ * client seals application records and the server opens them with libcrypto;
+ * mbedtls keeps everything else.  cctls_handshake enables it by itself.
+ */
+void cctls_fast_register(struct cctls_cfg *c);
+void cctls_fast_hs_begin(struct cctls_conn *k);
+void cctls_fast_hs_end(void);
+int cctls_fast_enable(struct cctls_conn *k);
+void cctls_fast_free(struct cctls_conn *k);
+/* Client: one record for msg into out; its length, 0 if this path cannot. */
+size_t cctls_fast_seal(struct cctls_conn *k, const uint8_t *msg, size_t len,
+		       uint8_t *out, size_t cap);
+/*
+ * Server: open a datagram holding one application record, in place.  1: *plain
+ * and *plen are the message; 0: not for this path (give it to mbedtls); -1:
+ * forged, damaged or replayed (drop it).
+ */
+int cctls_fast_open(struct cctls_conn *k, uint8_t *rec, size_t len, uint8_t **plain,
+		    size_t *plen);
 
 /* Hex helpers for keys and fingerprints: 0 or -1 (odd, non-hex, too long). */
 int cctls_unhex(const char *s, uint8_t *out, size_t cap, size_t *len);

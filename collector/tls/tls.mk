@@ -7,7 +7,7 @@
 TLS_SRCS   := $(wildcard collector/tls/*.c)
 TLS_OBJS   := $(TLS_SRCS:%.c=$(OBJ)/%.o)
 TLS_LIB    := $(BUILD)/lib/libcctls.a
-TLS_LDLIBS := -lmbedtls -lmbedx509 -lmbedcrypto
+TLS_LDLIBS := -lmbedtls -lmbedx509 -lmbedcrypto -lcrypto
 
 $(TLS_LIB): $(TLS_OBJS)
 	@mkdir -p $(dir $@)
@@ -26,7 +26,7 @@ $(OBJ)/tlssan/%.o: %.c
 .PRECIOUS: $(OBJ)/tlssan/%.o
 
 $(TBIN)/test_tls_%: $(OBJ)/tlssan/tests/unit/test_tls_%.o $(OBJ)/tlssan/collector/tls/tls.o \
-		$(OBJ)/tlssan/collector/keystore/keystore.o
+		$(OBJ)/tlssan/collector/tls/fastrec.o $(OBJ)/tlssan/collector/keystore/keystore.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(TLS_SAN) $^ -o $@ $(LDFLAGS) -lcmocka $(TLS_LDLIBS)
 
