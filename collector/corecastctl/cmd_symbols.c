@@ -77,9 +77,8 @@ static int elf_facts(const char *path, struct elf_facts *out, char *why, size_t 
 			if (nh.n_type == NT_GNU_BUILD_ID_TYPE && nh.n_namesz == 4 &&
 			    !memcmp((char *)d->d_buf + name_off, "GNU", 4) && nh.n_descsz > 0 &&
 			    nh.n_descsz <= 64) {
-				const uint8_t *p = (const uint8_t *)d->d_buf + desc_off;
-				for (size_t i = 0; i < nh.n_descsz; i++)
-					sprintf(out->build_id + 2 * i, "%02x", p[i]);
+				store_hex((const uint8_t *)d->d_buf + desc_off, nh.n_descsz,
+				          out->build_id);
 				break;
 			}
 		}
