@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "collector/corecastctl/ctl.h"
+#include "collector/groups/signature.h"
 
 int ctl_fail(const char *fmt, ...)
 {
@@ -112,20 +113,14 @@ void ctl_human_size(uint64_t n, char *buf, size_t len)
 		snprintf(buf, len, "%.1f%c", v, units[u]);
 }
 
-/* Linux generic signal numbers: the numbering the devices' cores use. */
-static const char *const signames[] = {
-	[1] = "HUP", [2] = "INT", [3] = "QUIT", [4] = "ILL", [5] = "TRAP", [6] = "ABRT",
-	[7] = "BUS", [8] = "FPE", [9] = "KILL", [10] = "USR1", [11] = "SEGV", [12] = "USR2",
-	[13] = "PIPE", [14] = "ALRM", [15] = "TERM", [16] = "STKFLT", [17] = "CHLD",
-	[18] = "CONT", [19] = "STOP", [20] = "TSTP", [21] = "TTIN", [22] = "TTOU",
-	[23] = "URG", [24] = "XCPU", [25] = "XFSZ", [26] = "VTALRM", [27] = "PROF",
-	[28] = "WINCH", [29] = "IO", [30] = "PWR", [31] = "SYS",
-};
-
+/* The crash signature's table of Linux signal numbers, shown without "SIG"; an
+ * unknown number is printed as it is. */
 const char *ctl_signame(uint32_t sig, char *buf, size_t n)
 {
-	if (sig < sizeof signames / sizeof signames[0] && signames[sig])
-		return signames[sig];
+	char tmp[16];
+	const char *s = sig < 256 ? sig_signame((int)sig, tmp) : NULL;
+	if (s && !strncmp(s, "SIG", 3) && !isdigit((unsigned char)s[3]))
+		return s + 3;   /* a name from the static table */
 	snprintf(buf, n, "%" PRIu32, sig);
 	return buf;
 }
