@@ -1,17 +1,33 @@
-/* collector/groups/pool.h: symbolization worker pool — one limited child process per dump. */
+/* collector/groups/pool.h: symbolization worker pool — long-lived limited workers, or one child per dump. */
 #ifndef GROUPS_POOL_H
 #define GROUPS_POOL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct store;
 
 /*
  * corecastd hands every stored dump to the pool.  A job decompresses the core to
- * STORE/tmp/ and runs `corecast-symbolize` on it in a child process under
- * RLIMIT_CPU, RLIMIT_AS and a wall-clock deadline, so a hostile core that makes the
+ * STORE/tmp/ in a short-lived child (under the job's memory, CPU and file-size
+ * limits), then symbolizes it in a worker process, so a hostile core that makes the
  * worker crash, spin or balloon costs one failed job, never the daemon.  The
  * worker's JSON is then signed and grouped (groups.h) and hooks run (hooks.h).
+ *
+ * Workers (default): each slot keeps one `corecast-symbolize --serve` alive and
+ * sends it one job line at a time, so the worker's symbol cache (open ELF files,
+ * DWARF lookups) serves every core of a build: a storm of one build costs the
+ * symbol parsing once, not once per core.  Limits per job: a wall-clock deadline,
+ * CPU time measured from /proc/PID/stat against the job's start (and RLIMIT_CPU
+ * moved along with prlimit as a backstop), RLIMIT_AS on the worker.  A worker that
+ * crashes, hangs, runs out of CPU or prints anything but a well-formed result for
+ * the job it was given is killed and the job recorded as failed with the reason;
+ * the next job gets a fresh worker.  A worker is retired after worker_jobs jobs or
+ * once its RSS passes worker_rss, so a long storm cannot grow it without bound.
+ *
+ * per_core: the older protocol, one `corecast-symbolize --core TMP ...` process
+ * per dump (no cache across dumps), for symbolizer programs that do not speak
+ * --serve; it is also the benchmark's baseline.
  *
  * Event-loop integration: the pool owns an epoll instance holding its children's
  * pidfds and pipes and a 250 ms timer; that one fd (pool_fds) never changes, so
@@ -33,6 +49,9 @@ struct pool_config {
 	const char *on_new_group;  /* OnNewGroup= command, may be NULL */
 	const char *on_regression; /* OnRegression= command, may be NULL */
 	int frames;                /* signature frames; 0: SIG_DEFAULT_FRAMES */
+	bool per_core;             /* one process per dump instead of --serve workers */
+	unsigned worker_jobs;      /* SymbolizeWorkerJobs=, jobs before a worker is retired */
+	uint64_t worker_rss;       /* SymbolizeWorkerRSS=, RSS bytes past which it is retired */
 	/* Where log lines go (prio as syslog, 3 err .. 7 debug); NULL: stderr. */
 	void (*log)(void *ctx, int prio, const char *msg);
 	void *log_ctx;
@@ -42,6 +61,8 @@ struct pool_config {
 #define POOL_DEF_TIMEOUT  60u
 #define POOL_DEF_MEMORY   (1ull << 30)
 #define POOL_MAX_OUTPUT   (32u << 20)    /* worker stdout cap, = JSON_MAX_INPUT */
+#define POOL_DEF_WORKER_JOBS 1000u
+#define POOL_DEF_WORKER_RSS  (256ull << 20)
 
 enum pool_err {
 	POOL_OK = 0,
@@ -52,6 +73,9 @@ enum pool_err {
 
 struct pool_stats {
 	uint64_t started, done, symbols_missing, failed, timeouts, crashed;
+	/* serve mode: workers started, retired after worker_jobs / worker_rss, and
+	 * the largest worker RSS seen at the end of a job (KiB) */
+	uint64_t workers_started, retired_jobs, retired_rss, worker_rss_peak_kb;
 	unsigned running, queued;
 };
 

@@ -5,34 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector/symbolize/serve.h"
 #include "collector/symbolize/symbolize.h"
 
 static void usage(FILE *f)
 {
     fputs("usage: corecast-symbolize --core FILE [--store DIR] [--exe PATH]\n"
-          "                          [--buildid HEX[:NAME]]... [--debuginfod-timeout S] [--json]\n",
+          "                          [--buildid HEX[:NAME]]... [--debuginfod-timeout S] [--json]\n"
+          "       corecast-symbolize --serve [--store DIR] [--debuginfod-timeout S]\n",
           f);
-}
-
-/* HEX[:NAME] -> hint; false if HEX is not an even number of hex digits. */
-static bool parse_hint(const char *arg, struct sym_hint *h)
-{
-    memset(h, 0, sizeof *h);
-    const char *colon = strchr(arg, ':');
-    size_t n = colon ? (size_t)(colon - arg) : strlen(arg);
-    if (n < 4 || n % 2 || n >= sizeof h->build_id)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = arg[i];
-        if (c >= 'A' && c <= 'F')
-            c = (char)(c - 'A' + 'a');
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return false;
-        h->build_id[i] = c;
-    }
-    if (colon)
-        snprintf(h->name, sizeof h->name, "%s", colon + 1);
-    return true;
 }
 
 int main(int argc, char **argv)
@@ -44,11 +25,13 @@ int main(int argc, char **argv)
         { "buildid", required_argument, NULL, 'b' },
         { "debuginfod-timeout", required_argument, NULL, 't' },
         { "json", no_argument, NULL, 'j' },
+        { "serve", no_argument, NULL, 'S' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     struct sym_options opt = { 0 };
     const char *core = NULL;
+    bool serve = false;
     struct sym_hint *hints = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -57,6 +40,7 @@ int main(int argc, char **argv)
         case 's': opt.store = optarg; break;
         case 'e': opt.exe = optarg; break;
         case 'j': break;    /* JSON is the only output format */
+        case 'S': serve = true; break;
         case 'b': {
             struct sym_hint *p = realloc(hints, (opt.nhints + 1) * sizeof *p);
             if (!p) {
@@ -64,7 +48,7 @@ int main(int argc, char **argv)
                 return 1;
             }
             hints = p;
-            if (!parse_hint(optarg, &hints[opt.nhints])) {
+            if (!symserve_parse_hint(optarg, &hints[opt.nhints])) {
                 fprintf(stderr, "corecast-symbolize: --buildid %s: not HEX[:NAME]\n", optarg);
                 return 2;
             }
@@ -85,7 +69,11 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (!core || optind != argc) {
+    if (serve ? (core || opt.exe || opt.nhints) : !core) {
+        usage(stderr);
+        return 2;
+    }
+    if (optind != argc) {
         usage(stderr);
         return 2;
     }
@@ -98,6 +86,9 @@ int main(int argc, char **argv)
         snprintf(t, sizeof t, "%d", (int)(opt.debuginfod_timeout + 0.999));
         setenv("DEBUGINFOD_TIMEOUT", t, 1);
     }
+
+    if (serve)
+        return symserve_run(stdin, stdout, &opt);
 
     struct sym_result *res;
     char detail[512] = "";

@@ -84,6 +84,12 @@ struct sym_options {
 struct sym_cache;
 struct sym_cache *sym_cache_new(void);
 void sym_cache_free(struct sym_cache *c);
+/* A long-lived cache remembers files it could not find; call between cores so that
+ * files filed since (in store or /usr/lib/debug) are used: for each missing build-id
+ * now present, the "not found" record and the symbol-less lookups made for it are
+ * dropped.  Returns how many build-ids were revalidated.  (A debuginfod miss stays
+ * until the cache is freed; libdebuginfod keeps its own negative cache anyway.) */
+unsigned sym_cache_revalidate(struct sym_cache *c, const char *store);
 
 /* Symbolize one core.  cache may be NULL (a private one is used).  On failure,
  * detail (if not NULL, size detail_len) receives one line naming the cause. */

@@ -1,7 +1,7 @@
 # Symbolization engine (libsymbolize.a), the corecast-symbolize worker, its tests and benchmark.
 SYM_DIR    := collector/symbolize
 SYM_LIB    := $(OBJ)/$(SYM_DIR)/libsymbolize.a
-SYM_SRCS   := corefile.c regs.c symstore.c symcache.c unwind_fp.c symbolize.c sym_json.c
+SYM_SRCS   := corefile.c regs.c symstore.c symcache.c unwind_fp.c symbolize.c sym_json.c serve.c
 SYM_OBJS   := $(addprefix $(OBJ)/$(SYM_DIR)/,$(SYM_SRCS:.c=.o))
 SYM_CFLAGS := $(shell pkg-config --cflags libdw libdebuginfod)
 # libdebuginfod is dlopen'ed on demand (see symstore.c): only its header is needed here.

@@ -245,6 +245,76 @@ Elf *symcache_elf(struct sym_cache *c, const char *path)
     return elf;
 }
 
+/* Drop what the cache derived from a module's file while it was missing: lookups
+ * made without symbols (keyed by build-id) and the empty function index. */
+static void forget_build_id(struct sym_cache *c, const char *build_id)
+{
+    for (size_t b = 0; b < SYMCACHE_BUCKETS; b++)
+        for (struct sym_node **pp = &c->syms[b]; *pp;) {
+            struct sym_node *n = *pp;
+            if (strcmp(n->key, build_id) != 0) {
+                pp = &n->next;
+                continue;
+            }
+            *pp = n->next;
+            entry_free(n->e);
+            free(n->key);
+            free(n);
+            c->nsyms--;
+        }
+    for (struct symcache_funcs **pp = &c->funcs; *pp;) {
+        struct symcache_funcs *f = *pp;
+        if (strcmp(f->build_id, build_id) != 0) {
+            pp = &f->next;
+            continue;
+        }
+        *pp = f->next;
+        free(f->build_id);
+        free(f->r);
+        free(f);
+    }
+}
+
+unsigned sym_cache_revalidate(struct sym_cache *c, const char *store)
+{
+    unsigned n = 0;
+again:
+    for (struct path_node *p = c->paths; p; p = p->next) {
+        if (p->path)
+            continue;
+        char *found = symstore_lookup(store, p->build_id, "");
+        if (!found)
+            found = symstore_lookup(store, p->build_id, ".debug");
+        if (!found)
+            found = symstore_lookup("/usr/lib/debug", p->build_id, ".debug");
+        if (!found)
+            continue;
+        free(found);
+        /* Both kinds (ELF, debug) of this build-id go: either may now be found.
+         * Rare (symbols were filed), so the list is simply scanned again. */
+        char *id = p->build_id;
+        forget_build_id(c, id);
+        for (struct path_node **qq = &c->paths; *qq;) {
+            struct path_node *q = *qq;
+            if (q != p && strcmp(q->build_id, id) == 0) {
+                *qq = q->next;
+                free(q->build_id);
+                free(q->path);
+                free(q);
+            } else if (q == p) {
+                *qq = q->next;
+            } else {
+                qq = &q->next;
+            }
+        }
+        free(p->build_id);
+        free(p);
+        n++;
+        goto again;
+    }
+    return n;
+}
+
 struct symstore_dfd *symcache_dfd(struct sym_cache *c, double timeout_s)
 {
     if (!c->dfd_tried) {

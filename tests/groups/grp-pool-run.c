@@ -7,6 +7,7 @@
  *   grp-pool-run --store DIR [--workers N] [--timeout S] [--memory BYTES]
  *                [--symbolizer PATH] [--on-new-group CMD] [--on-regression CMD]
  *                [--scan] [--submit ID]... [--max-seconds S]
+ *                [--per-core] [--worker-jobs N] [--worker-rss BYTES]
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -27,7 +28,7 @@ int main(int argc, char **argv)
 {
 	struct pool_config cfg = { .log = log_line };
 	const char *dir = NULL;
-	uint64_t submit[256];
+	static uint64_t submit[4096];
 	int nsubmit = 0, scan = 0;
 	double max_s = 60;
 
@@ -35,6 +36,10 @@ int main(int argc, char **argv)
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--scan")) {
 			scan = 1;
+			continue;
+		}
+		if (!strcmp(a, "--per-core")) {
+			cfg.per_core = true;
 			continue;
 		}
 		if (!v) {
@@ -56,8 +61,12 @@ int main(int argc, char **argv)
 			cfg.on_new_group = v;
 		else if (!strcmp(a, "--on-regression"))
 			cfg.on_regression = v;
-		else if (!strcmp(a, "--submit") && nsubmit < 256)
+		else if (!strcmp(a, "--submit") && nsubmit < 4096)
 			submit[nsubmit++] = strtoull(v, NULL, 10);
+		else if (!strcmp(a, "--worker-jobs"))
+			cfg.worker_jobs = (unsigned)atoi(v);
+		else if (!strcmp(a, "--worker-rss"))
+			cfg.worker_rss = strtoull(v, NULL, 0);
 		else if (!strcmp(a, "--max-seconds"))
 			max_s = atof(v);
 		else {
@@ -113,8 +122,11 @@ int main(int argc, char **argv)
 	pool_get_stats(p, &s);
 	printf("{\"started\":%" PRIu64 ",\"done\":%" PRIu64 ",\"symbols_missing\":%" PRIu64
 	       ",\"failed\":%" PRIu64 ",\"timeouts\":%" PRIu64 ",\"crashed\":%" PRIu64
-	       ",\"running\":%u,\"queued\":%u,\"busy_seconds\":%.3f}\n", s.started, s.done,
-	       s.symbols_missing, s.failed, s.timeouts, s.crashed, s.running, s.queued, busy_s);
+	       ",\"running\":%u,\"queued\":%u,\"busy_seconds\":%.3f,\"workers_started\":%" PRIu64
+	       ",\"retired_jobs\":%" PRIu64 ",\"retired_rss\":%" PRIu64
+	       ",\"worker_rss_peak_kb\":%" PRIu64 "}\n", s.started, s.done,
+	       s.symbols_missing, s.failed, s.timeouts, s.crashed, s.running, s.queued, busy_s,
+	       s.workers_started, s.retired_jobs, s.retired_rss, s.worker_rss_peak_kb);
 	pool_destroy(p);
 	store_close(st);
 	return 0;

@@ -279,17 +279,19 @@ def test_crashing_and_hanging_workers_are_recorded_failures(tmp_path, progs):
     rec = info(store, ids[1])["symbolization"]
     assert rec["status"] == "failed" and "timed out after 2 s" in rec["reason"]
 
-    # the real worker under a 16 MiB address-space limit cannot load its libraries
-    # and core: it fails with the limit named, it does not take the machine's memory
+    # a job under a 6 MiB address-space limit cannot even decompress its core (the
+    # worker itself gets by in ~10 MiB): it fails with the limit named, it does not
+    # take the machine's memory
     ids.append(store_import(store, progs["cores"]["segv"], "dev-mem"))
-    stats, log = pool_run(store, "--submit", str(ids[-1]), "--memory", str(16 << 20))
+    stats, log = pool_run(store, "--submit", str(ids[-1]), "--memory", str(6 << 20))
     rec = info(store, ids[-1])["symbolization"]
-    assert rec["status"] == "failed" and "16 MiB memory" in rec["reason"], rec
+    assert rec["status"] == "failed" and "6 MiB memory" in rec["reason"], rec
 
-    # garbage on stdout is refused by the strict reader, not trusted
+    # garbage on stdout is refused by the strict reader, not trusted (a symbolizer
+    # of the one-process-per-dump protocol; test_pool_serve.py has the --serve one)
     junk = write_script(tmp_path / "junk.sh", "printf '{\"threads\":[{\"frames\":'\n")
     ids.append(store_import(store, progs["cores"]["segv"], "dev-junk"))
-    pool_run(store, "--submit", str(ids[-1]), symbolizer=junk)
+    pool_run(store, "--submit", str(ids[-1]), "--per-core", symbolizer=junk)
     rec = info(store, ids[-1])["symbolization"]
     assert rec["status"] == "failed" and "malformed JSON" in rec["reason"]
 
@@ -430,7 +432,7 @@ def test_symbols_added_while_the_worker_runs_are_not_lost(tmp_path, progs):
 "{CTL}" --store "{store}" symbols add "{progs["bugs"]}" > "{tmp_path}/add.$$" 2>&1
 printf '%s' "$out"
 ''')
-    stats, log = pool_run(store, symbolizer=wrapper)
+    stats, log = pool_run(store, "--per-core", symbolizer=wrapper)
     adds = [p.read_text() for p in tmp_path.glob("add.*")]
     assert any("added" in a and "queued" not in a for a in adds), adds
     assert "symbols were added during symbolization" in log

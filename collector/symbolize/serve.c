@@ -1,0 +1,177 @@
+/* corecast-symbolize --serve: a long-lived worker that symbolizes one core per job line, keeping its cache. */
+#include "collector/symbolize/serve.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool symserve_parse_hint(const char *arg, struct sym_hint *h)
+{
+    memset(h, 0, sizeof *h);
+    const char *colon = strchr(arg, ':');
+    size_t n = colon ? (size_t)(colon - arg) : strlen(arg);
+    if (n < 4 || n % 2 || n >= sizeof h->build_id)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = arg[i];
+        if (c >= 'A' && c <= 'F')
+            c = (char)(c - 'A' + 'a');
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return false;
+        h->build_id[i] = c;
+    }
+    if (colon)
+        snprintf(h->name, sizeof h->name, "%s", colon + 1);
+    return true;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+bool symserve_unescape(char *s)
+{
+    char *w = s;
+    for (const char *r = s; *r; r++) {
+        if (*r != '%') {
+            *w++ = *r;
+            continue;
+        }
+        int hi = hexval(r[1]), lo = hi >= 0 ? hexval(r[2]) : -1;
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+            return false;
+        *w++ = (char)(hi << 4 | lo);
+        r += 2;
+    }
+    *w = '\0';
+    return true;
+}
+
+/* One record: header line, then exactly len bytes, flushed so the pool sees it now. */
+static int put_record(FILE *out, const char *kind, uint64_t id, const char *body, size_t len)
+{
+    if (fprintf(out, "%s %" PRIu64 " %zu\n", kind, id, len) < 0 ||
+        fwrite(body, 1, len, out) != len || fflush(out) != 0)
+        return -1;
+    return 0;
+}
+
+struct job {
+    uint64_t id;
+    char *core;
+    struct sym_options opt;
+    struct sym_hint *hints;
+};
+
+/* Parse "job ID CORE [field]..." (in place); false names nothing: the caller stops. */
+static bool parse_job(char *line, const struct sym_options *base, struct job *j)
+{
+    char *save = NULL, *tok = strtok_r(line, " ", &save);
+    memset(j, 0, sizeof *j);
+    j->opt = *base;
+    if (!tok || strcmp(tok, "job") != 0)
+        return false;
+    tok = strtok_r(NULL, " ", &save);
+    char *end;
+    errno = 0;
+    if (!tok || !*tok || *tok == '-')
+        return false;
+    j->id = strtoull(tok, &end, 10);
+    if (errno || *end)
+        return false;
+    j->core = strtok_r(NULL, " ", &save);
+    if (!j->core || !symserve_unescape(j->core) || !*j->core)
+        return false;
+    while ((tok = strtok_r(NULL, " ", &save)) != NULL) {
+        if (!symserve_unescape(tok))
+            return false;
+        if (strncmp(tok, "exe=", 4) == 0) {
+            j->opt.exe = tok + 4;
+        } else if (strncmp(tok, "buildid=", 8) == 0) {
+            struct sym_hint *p = realloc(j->hints, (j->opt.nhints + 1) * sizeof *p);
+            if (!p)
+                return false;
+            j->hints = p;
+            if (!symserve_parse_hint(tok + 8, &j->hints[j->opt.nhints]))
+                return false;
+            j->opt.nhints++;
+        } else {
+            return false;
+        }
+    }
+    j->opt.hints = j->hints;
+    return true;
+}
+
+int symserve_run(FILE *in, FILE *out, const struct sym_options *base)
+{
+    struct sym_cache *cache = sym_cache_new();
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int rc = 0;
+
+    if (!cache) {
+        fprintf(stderr, "corecast-symbolize: --serve: out of memory\n");
+        return 1;
+    }
+    while ((n = getline(&line, &cap, in)) > 0) {
+        struct job j;
+        if (line[n - 1] != '\n' || (size_t)n > SYMSERVE_MAX_LINE) {
+            fprintf(stderr, "corecast-symbolize: --serve: job line unterminated or longer than %u bytes\n",
+                    SYMSERVE_MAX_LINE);
+            rc = 2;
+            break;
+        }
+        line[n - 1] = '\0';
+        if (!parse_job(line, base, &j)) {
+            free(j.hints);
+            fprintf(stderr, "corecast-symbolize: --serve: malformed job line\n");
+            rc = 2;
+            break;
+        }
+        /* symbols filed since an earlier core lacked them must be seen now */
+        sym_cache_revalidate(cache, base->store);
+        struct sym_result *res = NULL;
+        char detail[512] = "";
+        enum sym_err e = sym_symbolize(j.core, &j.opt, cache, &res, detail, sizeof detail);
+        free(j.hints);
+        int wr;
+        if (e != SYM_OK) {
+            const char *why = detail[0] ? detail : sym_strerror(e);
+            wr = put_record(out, "fail", j.id, why, strlen(why));
+        } else {
+            char *doc = NULL;
+            size_t len = 0;
+            FILE *m = open_memstream(&doc, &len);
+            int jr = m ? sym_result_write_json(res, m) : -1;
+            if (m && fclose(m) != 0)
+                jr = -1;
+            if (jr != 0) {
+                const char *why = "out of memory rendering the result";
+                wr = put_record(out, "fail", j.id, why, strlen(why));
+            } else {
+                wr = put_record(out, "ok", j.id, doc, len);
+            }
+            free(doc);
+            sym_result_free(res);
+        }
+        if (wr != 0) {
+            /* the pool is gone or stopped reading: nothing left to serve */
+            fprintf(stderr, "corecast-symbolize: --serve: writing a result: %s\n", strerror(errno));
+            rc = 1;
+            break;
+        }
+    }
+    free(line);
+    sym_cache_free(cache);
+    return rc;
+}
