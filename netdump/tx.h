@@ -29,6 +29,15 @@
  * and not itself acknowledged is lost, RACK-style) and by the retransmission
  * timeout (RFC 6298 estimator, exponential backoff).  The window is not reduced
  * on loss: the path is a LAN and the collector states its window.
+ *
+ * Pacing: a full window sent at once also fills the slowest queue on the path,
+ * and every repair of a hole then waits behind that queue.  So the sender
+ * measures the rate at which the collector takes data (bytes newly acknowledged,
+ * cumulatively or selectively, per sample of at least one RTT; the largest of the
+ * last ND_TX_BW_SAMPLES samples) and releases packets at about that rate, probing
+ * for more now and then.  nd_tx_poll releases at most what the pacer allows and
+ * nd_tx_timeout returns the next departure time.  The window stays the upper
+ * bound; window 1 is never paced (stop-and-wait baseline).
  */
 
 /* Packets in flight; sizes the scoreboard (8 bytes each) and so struct nd_tx.
@@ -48,6 +57,9 @@
 #define ND_TX_REOPEN_SILENCE_US 1000000u /* ... and at least this long unheard */
 #define ND_TX_GIVE_UP_US       60000000u /* collector silent this long: FAILED */
 #define ND_TX_HASH_CHUNK       (1u << 20) /* most bytes hashed per poll when catching up */
+#define ND_TX_BW_SAMPLES       10        /* delivery-rate samples the estimate is the max of:
+                                          * longer than one gain cycle (8 samples), so the
+                                          * probe's result outlives the cycle */
 
 /* Returns 0 and fills buf with the core bytes [off, off+len), or < 0 on error. */
 typedef int (*nd_read_fn)(void *ctx, uint64_t off, void *buf, size_t len);
@@ -62,6 +74,7 @@ struct nd_tx_cfg {
 	uint32_t reopen_timeouts; /* 0: never re-OPEN on silence */
 	uint64_t give_up_us;    /* collector silence that ends the transfer */
 	uint64_t nonce;         /* random per transfer if the caller can (0: derived) */
+	uint8_t pace;           /* 1: pace to the measured delivery rate (default) */
 };
 
 /* Fill cfg with the defaults above. */
@@ -101,6 +114,9 @@ struct nd_tx_stats {
 	uint64_t rto_us;         /* current retransmission timeout, backoff included */
 	uint32_t window;         /* effective window in packets */
 	uint32_t payload;        /* effective payload in bytes */
+	uint64_t bw_Bps;         /* delivery-rate estimate, bytes/s (0: none yet) */
+	uint64_t pace_Bps;       /* current pacing rate, bytes/s (0: not pacing) */
+	uint64_t min_rtt_us;     /* lowest recent RTT sample */
 };
 
 /* One scoreboard entry per packet in flight; indexed by packet number mod window max. */
@@ -155,6 +171,20 @@ struct nd_tx {
 	uint8_t have_rtt;
 	uint8_t send_now;        /* an OPEN / FINISH is due at the next poll */
 	uint32_t silent_rtos;    /* timer expiries in a row without hearing back */
+
+	/* pacing: delivery-rate estimate and departure schedule (tx.c, "pacing") */
+	uint64_t dlv;            /* payload bytes delivered, each packet counted once */
+	uint64_t smp_t, smp_dlv; /* start of the current rate sample (smp_t 0: none) */
+	uint64_t bw_smp[ND_TX_BW_SAMPLES]; /* recent samples, bytes/s */
+	uint64_t bw;             /* max of bw_smp, bytes/s; 0 until the first sample */
+	uint64_t full_bw;        /* startup: best rate when growth was last seen */
+	uint64_t min_rtt, min_rtt_t;
+	uint64_t pace_ns;        /* earliest next departure, caller clock in ns */
+	uint32_t nsacked;        /* packets in [una, nxt) marked SACKed */
+	uint8_t bw_i;            /* next bw_smp slot */
+	uint8_t pace_mode;       /* startup, drain or cruise (tx.c) */
+	uint8_t phase;           /* position in the cruise gain cycle */
+	uint8_t full_cnt;        /* startup: samples without 25 % growth */
 
 	struct nd_tx_stats st;
 };
