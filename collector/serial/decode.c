@@ -8,7 +8,6 @@
 #include "kernel/coredump/serial.h"
 
 #define DEFAULT_MAX ((size_t)1 << 30)
-#define RLE_MARK 0xfe
 
 const char *ser_strerror(enum ser_status s)
 {
@@ -71,7 +70,7 @@ static enum ser_status rle_feed(struct rle *r, struct obuf *o, uint8_t b)
 {
 	switch (r->state) {
 	case 0:
-		if (b != RLE_MARK)
+		if (b != CW_SERIAL_RLE_MARK)
 			return ob_put(o, b, 1);
 		r->state = 1;
 		r->len = 0;

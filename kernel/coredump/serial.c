@@ -6,9 +6,6 @@
 const char cw_b64_alphabet[64] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-#define RLE_MARK 0xfeu
-#define RLE_MIN  4u
-
 static void flush_line(struct cw_serial *s)
 {
 	if (s->col == 0)
@@ -49,9 +46,9 @@ static void flush_run(struct cw_serial *s)
 {
 	if (s->run == 0)
 		return;
-	if (s->run >= RLE_MIN || s->run_byte == RLE_MARK) {
+	if (s->run >= CW_SERIAL_RLE_MIN || s->run_byte == CW_SERIAL_RLE_MARK) {
 		uint64_t n = s->run;
-		enc_byte(s, RLE_MARK);
+		enc_byte(s, CW_SERIAL_RLE_MARK);
 		do {                                 /* LEB128, least significant group first */
 			uint8_t g = n & 0x7f;
 			n >>= 7;

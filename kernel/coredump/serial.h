@@ -20,6 +20,8 @@
 
 #define CW_SERIAL_START "_____________COREDUMP_START_____________"
 #define CW_SERIAL_END   "_____________COREDUMP_END_____________"
+#define CW_SERIAL_RLE_MARK 0xfeu   /* starts a run: MARK, LEB128(length), byte */
+#define CW_SERIAL_RLE_MIN  4u      /* shorter runs (except of MARK itself) stay literal */
 #define CW_SERIAL_WIDTH_MAX 256
 #define CW_SERIAL_WIDTH_DEFAULT 76
 
