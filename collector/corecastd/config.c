@@ -43,6 +43,8 @@ void ccd_config_defaults(struct ccd_config *c)
 	c->symbolize_workers = CCD_DEF_SYM_WORKERS;
 	c->symbolize_timeout_ms = CCD_DEF_SYM_TIMEOUT_MS;
 	c->symbolize_memory = CCD_DEF_SYM_MEMORY;
+	c->symbolize_worker_jobs = CCD_DEF_SYM_WORKER_JOBS;
+	c->symbolize_worker_rss = CCD_DEF_SYM_WORKER_RSS;
 }
 
 /* ---- value parsers ---------------------------------------------------- */
@@ -183,6 +185,9 @@ static const struct key keys[] = {
 	{ "SymbolizeTimeout", K_DURATION, F(symbolize_timeout_ms), 0, 0,
 	  "a duration like 60s (at least 1s)", 0 },
 	{ "SymbolizeMemory", K_SIZE, F(symbolize_memory), 0, 0, "a size of at least 16M", 0 },
+	{ "SymbolizeWorkerJobs", K_U32, F(symbolize_worker_jobs), 0, 100000000,
+	  "0-100000000 dumps (0: one process per dump)", 0 },
+	{ "SymbolizeWorkerRSS", K_SIZE, F(symbolize_worker_rss), 0, 0, "a size of at least 16M", 0 },
 	{ "OnNewGroup", K_CMD, F(on_new_group), 0, 0, "a command line", 0 },
 	{ "OnRegression", K_CMD, F(on_regression), 0, 0, "a command line", 0 },
 	{ "TLSCertificate", K_PATH, F(tls_cert), 0, 0, "an absolute path to a PEM file", 1 },
@@ -292,7 +297,8 @@ static int set_key(struct ccd_config *c, const struct key *k, char *v,
 			break;
 		if (k->off == offsetof(struct ccd_config, max_core_size) && u64 == 0)
 			break;
-		if (k->off == offsetof(struct ccd_config, symbolize_memory) && u64 < (16u << 20))
+		if ((k->off == offsetof(struct ccd_config, symbolize_memory) ||
+		     k->off == offsetof(struct ccd_config, symbolize_worker_rss)) && u64 < (16u << 20))
 			break;
 		*(uint64_t *)field(c, k) = u64;
 		return 0;

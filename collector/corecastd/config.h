@@ -29,6 +29,8 @@
 #define CCD_DEF_SYM_WORKERS      2u
 #define CCD_DEF_SYM_TIMEOUT_MS   60000ull
 #define CCD_DEF_SYM_MEMORY       (1ull << 30)
+#define CCD_DEF_SYM_WORKER_JOBS  1000u
+#define CCD_DEF_SYM_WORKER_RSS   (256ull << 20)
 #define CCD_CMD_MAX              512
 #define CCD_DEF_HANDSHAKE_RATE   120u         /* (D)TLS handshakes per minute per source */
 #define CCD_DEF_DEVICE_KEYS      "device-keys" /* in the store directory */
@@ -60,6 +62,8 @@ struct ccd_config {
 	uint32_t symbolize_workers;    /* 0: symbolization off */
 	uint64_t symbolize_timeout_ms; /* wall clock (and CPU) per job */
 	uint64_t symbolize_memory;     /* address-space limit per worker */
+	uint32_t symbolize_worker_jobs;/* dumps per long-lived worker; 0: a process per dump */
+	uint64_t symbolize_worker_rss; /* a worker past this RSS is retired */
 	char on_new_group[CCD_CMD_MAX];  /* hook commands, "" for none */
 	char on_regression[CCD_CMD_MAX];
 	/* dtls:// and tls:// listeners (docs/tls.md). */

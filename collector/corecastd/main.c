@@ -137,6 +137,10 @@ static void pool_cfg(const struct ccd *d, struct pool_config *pc)
 	pc->workers = d->cfg.symbolize_workers;
 	pc->timeout_s = (unsigned)((d->cfg.symbolize_timeout_ms + 999) / 1000);
 	pc->memory = d->cfg.symbolize_memory;
+	/* long-lived --serve workers keep symbol data across dumps of a build */
+	pc->per_core = d->cfg.symbolize_worker_jobs == 0;
+	pc->worker_jobs = d->cfg.symbolize_worker_jobs;
+	pc->worker_rss = d->cfg.symbolize_worker_rss;
 	pc->on_new_group = d->cfg.on_new_group[0] ? d->cfg.on_new_group : NULL;
 	pc->on_regression = d->cfg.on_regression[0] ? d->cfg.on_regression : NULL;
 	pc->log = pool_log;

@@ -48,7 +48,7 @@ $(TBIN)/grp-pool-run: $(OBJ)/tests/groups/grp-pool-run.o $(GRP_LIB) $(BUILD)/lib
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(STORE_LDLIBS) $(GRP_LDLIBS)
 
-# Pool throughput (dumps/s by worker count), for `make bench`.
+# Storm through the pool: --serve workers vs one process per dump (dumps/s, RSS), for `make bench`.
 BENCHES += bench-groups-pool
 .PHONY: bench-groups-pool
 bench-groups-pool: $(TBIN)/grp-pool-run $(TBIN)/store-import $(TBIN)/crasher $(BIN)/corecast-symbolize
