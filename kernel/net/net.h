@@ -12,6 +12,7 @@
 
 struct net_endpoint {
 	int serial;                      /* 1: the console (always possible, ends the list) */
+	int dtls;                        /* 1: dtls:// (DTLS 1.2 with corecast.psk=, kernel/net/tls) */
 	char host[NET_HOST_MAX];         /* IPv4 literal or DNS name */
 	uint16_t port;
 };
@@ -26,6 +27,8 @@ struct net_args {
 	uint32_t retries;
 	uint32_t timeout_s;
 	uint32_t window;                 /* netdump window in packets, 0 = protocol default */
+	uint8_t psk[64];                 /* corecast.psk=HEX: the device's DTLS key (demo) */
+	uint32_t psk_len;
 };
 extern struct net_args net_args;
 

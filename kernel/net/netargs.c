@@ -48,7 +48,13 @@ static int parse_endpoint(const char *v, size_t vl, struct net_endpoint *ep)
 		ep->serial = 1;
 		return 0;
 	}
-	if (vl < 7 || strncmp(v, "udp://", 6) != 0)
+	if (vl >= 8 && strncmp(v, "dtls://", 7) == 0) {
+		/* The same form over DTLS: one more character of scheme. */
+		ep->dtls = 1;
+		v++;
+		vl--;
+	}
+	if (vl < 7 || strncmp(v, (ep->dtls ? "tls://" : "udp://"), 6) != 0)
 		return -1;
 	v += 6;
 	vl -= 6;
@@ -130,6 +136,21 @@ int net_bootarg(const char *w, size_t n)
 		if (k_parse_u64(v, vl, &num) || num == 0 || num > 4096)
 			return 0;
 		net_args.window = (uint32_t)num;
+		return 1;
+	}
+	if (take(w, n, "corecast.psk=", &v, &vl)) {
+		/* 16..64 bytes as hex: the DTLS key (kernel/net/tls, docs/tls.md). */
+		if (vl % 2 || vl / 2 < 16 || vl / 2 > sizeof(net_args.psk))
+			return 0;
+		for (size_t i = 0; i < vl; i++) {
+			char c = v[i];
+			int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+				c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+			if (d < 0)
+				return 0;
+			net_args.psk[i / 2] = (uint8_t)(i % 2 ? net_args.psk[i / 2] | d : d << 4);
+		}
+		net_args.psk_len = (uint32_t)(vl / 2);
 		return 1;
 	}
 	/* The kernel's parser owns corecast.device=; only note that it was given. */

@@ -3,6 +3,7 @@
 #include "kernel/net/net.h"
 #include "kernel/net/netif.h"
 #include "kernel/net/virtio_net.h"
+#include "kernel/net/tls/ktls.h"
 #include "kernel/coredump/coredump.h"
 #include "netdump/tx.h"
 #include "lwip/dns.h"
@@ -158,6 +159,20 @@ static enum nd_tx_state attempt(const struct nd_meta *meta, const ip_addr_t *add
 	return nd_tx_state(&tx);
 }
 
+/* The same over DTLS (kernel/net/tls/ktls.c): records instead of datagrams. */
+static enum nd_tx_state attempt_dtls(const struct nd_meta *meta, const ip_addr_t *addr,
+				     uint16_t port)
+{
+	struct nd_tx_cfg cfg;
+	nd_tx_cfg_default(&cfg);
+	if (net_args.window)
+		cfg.window = net_args.window;
+	cfg.give_up_us = (uint64_t)net_args.timeout_s * 1000000UL;
+	cfg.nonce = ((uint64_t)k_net_rand() << 32) ^ k_net_rand() ^ hal_time_ns();
+	return ktls_attempt(&tx, &cfg, meta, read_core, cur_writer, addr, port, net_args.psk,
+			    net_args.psk_len);
+}
+
 static void report_ram(void)
 {
 	struct vnet_stats vs;
@@ -172,6 +187,10 @@ static void report_ram(void)
 		 (unsigned)lwip_stats.memp[MEMP_PBUF_POOL]->avail,
 		 (unsigned)lwip_stats.memp[MEMP_UDP_PCB]->max,
 		 vnet_ram_bytes(), (unsigned long)(sizeof(tx) + sizeof(rxmsg)));
+	unsigned long tls_pool, tls_peak;
+	ktls_ram(&tls_pool, &tls_peak);
+	if (tls_peak)
+		k_printf("[net] ram: dtls pool high-water=%lu of %lu (static)\n", tls_peak, tls_pool);
 }
 
 int net_dump(struct cw_writer *w, uint8_t sha256[32])
@@ -188,7 +207,8 @@ int net_dump(struct cw_writer *w, uint8_t sha256[32])
 		int v6 = 0;
 		for (const char *c = ep->host; *c; c++)
 			v6 |= *c == ':';
-		k_snprintf(name, sizeof(name), v6 ? "udp://[%s]:%u" : "udp://%s:%u", ep->host, ep->port);
+		k_snprintf(name, sizeof(name), v6 ? "%s://[%s]:%u" : "%s://%s:%u",
+			   ep->dtls ? "dtls" : "udp", ep->host, ep->port);
 		if (!net_is_up()) {
 			k_printf("[net] %s: no network\n", name);
 			continue;
@@ -210,7 +230,8 @@ int net_dump(struct cw_writer *w, uint8_t sha256[32])
 		}
 		for (uint32_t a = 0; a <= net_args.retries; a++) {
 			uint64_t t0 = hal_time_ns();
-			enum nd_tx_state st = attempt(&meta, &addr, ep->port);
+			enum nd_tx_state st = ep->dtls ? attempt_dtls(&meta, &addr, ep->port)
+						       : attempt(&meta, &addr, ep->port);
 			uint64_t us = (hal_time_ns() - t0) / 1000 + 1;
 			struct nd_tx_stats s;
 			nd_tx_stats(&tx, &s);

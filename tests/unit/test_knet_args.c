@@ -136,6 +136,36 @@ static void test_retry_policy_and_window(void **state)
 	assert_int_equal(k_args.bad, 4);
 }
 
+static void test_dtls_endpoints_and_psk(void **state)
+{
+	(void)state;
+	parse("corecast.endpoint=dtls://10.0.2.2:7771 corecast.endpoint=udp://10.0.2.2 "
+	      "corecast.endpoint=dtls://[::1] corecast.psk=00112233445566778899AABBCCDDEEFF");
+	assert_int_equal(k_args.bad, 0);
+	assert_int_equal(net_args.nendpoints, 3);
+	assert_int_equal(net_args.ep[0].dtls, 1);
+	assert_string_equal(net_args.ep[0].host, "10.0.2.2");
+	assert_int_equal(net_args.ep[0].port, 7771);
+	assert_int_equal(net_args.ep[1].dtls, 0);
+	assert_int_equal(net_args.ep[2].dtls, 1);
+	assert_string_equal(net_args.ep[2].host, "::1");
+	assert_int_equal(net_args.psk_len, 16);
+	assert_int_equal(net_args.psk[0], 0x00);
+	assert_int_equal(net_args.psk[15], 0xff);
+	/* keys shorter than 16 bytes, odd or not hex, and malformed schemes are refused */
+	static const char *const bad[] = {
+		"corecast.psk=0011", "corecast.psk=00112233445566778899aabbccddeef",
+		"corecast.psk=00112233445566778899aabbccddeeXX", "corecast.endpoint=dtls:/h:1",
+		"corecast.endpoint=dtls://", "corecast.endpoint=dtlsx://h:1",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		parse(bad[i]);
+		assert_int_equal(k_args.bad, 1);
+		assert_int_equal(net_args.psk_len, 0);
+		assert_int_equal(net_args.nendpoints, 0);
+	}
+}
+
 static void test_device_given_is_noted_and_still_set(void **state)
 {
 	(void)state;
@@ -157,6 +187,7 @@ int main(void)
 		cmocka_unit_test(test_static_addresses),
 		cmocka_unit_test(test_retry_policy_and_window),
 		cmocka_unit_test(test_device_given_is_noted_and_still_set),
+		cmocka_unit_test(test_dtls_endpoints_and_psk),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,102 @@
+"""The corecast kernel (QEMU riscv64, virtio-net, lwIP) sends its crash dumps over
+dtls:// with mbedtls and a PSK from corecast.psk=; entropy from a virtio-rng device.
+A wrong key or a missing entropy device: no dump stored, the console fallback."""
+import os
+import pathlib
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import tlsharness as T
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "net"))
+import knet  # noqa: E402
+
+H = T.H
+SEGV = "run=crashdemo:mode=segv:threads=2:fp=1"
+KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+RNG = ["-device", "virtio-rng-device"]
+
+pytestmark = pytest.mark.skipif(
+    not (knet.kqemu.KERNEL.exists() and knet.CRASHDEMO.exists()),
+    reason="needs the kernel and its user programs (make kernel)")
+
+
+@pytest.fixture
+def kdaemon(make_tls_daemon):
+    d = make_tls_daemon(listen=["dtls://127.0.0.1:0"], enroll=False)
+    assert T.ctl_devices(d.store, "add", "kdev", "--psk", KEY).returncode == 0
+    d.hup()
+    return d
+
+
+def boot(d, key, extra=RNG, more=""):
+    args = (f"{SEGV} corecast.device=kdev corecast.endpoint=dtls://{knet.HOST}:{d.port} "
+            f"corecast.psk={key} {more} poweroff")
+    with knet.NetKernel(args, 180, extra=extra) as k:
+        out = k.wait()
+    assert k.proc.returncode == 0, out[-3000:]
+    return out.replace("\r", "")
+
+
+def test_kernel_core_over_dtls_stored_verified(kdaemon, tmp_path):
+    out = boot(kdaemon, KEY)
+    m = re.search(r"\[net\] core pid=\d+ stored by (dtls://\S+) sha256=([0-9a-f]{64})", out)
+    assert m, out[-3000:]
+    assert m.group(1) == f"dtls://{knet.HOST}:{kdaemon.port}"
+    assert "[net] dtls: authenticated as kdev (TLS-PSK-WITH-AES-128-GCM-SHA256)" in out
+    assert re.search(r"\[net\] ram: dtls pool high-water=\d+ of \d+", out), out[-2000:]
+    assert "_COREDUMP_START_" not in out
+    rows = H.list_dumps(kdaemon.store)
+    assert len(rows) == 1 and rows[0]["sha256"] == m.group(2) and rows[0]["device"] == "kdev"
+    core = tmp_path / "core"
+    assert H.dump_to(kdaemon.store, rows[0]["id"], core) == m.group(2)
+    assert "device kdev authenticated by PSK" in kdaemon.log_text()
+
+
+def test_kernel_wrong_key_refused_then_console(kdaemon):
+    out = boot(kdaemon, "00" * 16, more="corecast.endpoint=serial corecast.retries=0")
+    assert "[net] dtls handshake failed: wrong key" in out, out[-3000:]
+    assert "_COREDUMP_START_" in out            # the dump went to the console instead
+    assert H.list_dumps(kdaemon.store) == []
+    assert re.search(r"dtls handshake from 127\.0\.0\.1:\d+ refused: device kdev: wrong key",
+                     kdaemon.log_text())
+
+
+def test_kernel_without_entropy_device_never_uses_a_fixed_seed(kdaemon):
+    out = boot(kdaemon, KEY, extra=(), more="corecast.endpoint=serial corecast.retries=0")
+    assert "[net] dtls: no entropy: a virtio-rng device is needed for dtls://" in out
+    assert "_COREDUMP_START_" in out
+    assert H.list_dumps(kdaemon.store) == []
+
+
+@pytest.mark.skipif(not shutil.which("tcpdump") or os.geteuid() != 0,
+                    reason="needs tcpdump and root")
+def test_kernel_dtls_capture_has_no_core_plaintext(kdaemon, tmp_path):
+    # The OPEN names the executable and the core holds its path and strings: over
+    # plain UDP "crashdemo" is on the wire many times, over DTLS never.
+    pcap = tmp_path / "k.pcap"
+    p = subprocess.Popen(["tcpdump", "-i", "lo", "-n", "-s", "0", "-U", "--immediate-mode",
+                          "-B", "65536", "-w", str(pcap), f"udp port {kdaemon.port}"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "listening on" in p.stderr.readline()
+        time.sleep(0.5)
+        out = boot(kdaemon, KEY)
+        time.sleep(0.3)
+    finally:
+        p.send_signal(signal.SIGINT)
+        p.communicate(timeout=10)
+    assert "stored by dtls://" in out, out[-3000:]
+    data = pcap.read_bytes()
+    rows = H.list_dumps(kdaemon.store)
+    assert len(rows) == 1 and len(data) > rows[0]["size"]
+    core = tmp_path / "core"
+    H.dump_to(kdaemon.store, rows[0]["id"], core)
+    assert b"crashdemo" in core.read_bytes()
+    assert b"crashdemo" not in data
