@@ -1072,6 +1072,24 @@ static void serve_dispatch(struct pool *p, int slot)
 	}
 	len = job_line(j, line, sizeof(line));
 	ssize_t n = write(w->in_fd, line, len);
+	if (n < 0 && errno == EPIPE && waitpid(w->pid, &w->status, WNOHANG) == w->pid) {
+		/* it died idle, before this job reached it: not this job's fault */
+		plog(p, 4, "symbolization worker pid %d exited between jobs (status 0x%x)",
+		     (int)w->pid, w->status);
+		w->exited = true;
+		worker_close(p, w);
+		j->dispatched = false;
+		if (!worker_spawn(p, slot)) {
+			snprintf(why, sizeof(why), "starting the worker: %s", strerror(errno));
+			fail_job(p, j->id, why);
+			reset_job(p, j);
+			return;
+		}
+		j->dispatched = true;
+		w->err_len = 0;
+		proc_cpu_ticks(w->pid, &w->cpu_base);
+		n = write(w->in_fd, line, len);
+	}
 	if (n != (ssize_t)len) {
 		/* dead already (EPIPE) or not reading: its exit fails the job with the
 		 * reason its status gives */
@@ -1310,7 +1328,11 @@ static void worker_check(struct pool *p, int slot)
 		return;
 	if (w->err_fd >= 0)
 		worker_read_err(p, w);
-	if (j->active && j->dispatched) {
+	if (j->active && j->dispatched && w->status_lost && !j->timed_out && !j->cpu_over) {
+		/* reaped elsewhere (a SIGCHLD handler waiting for any child) */
+		fail_job(p, j->id, "worker exited during the job (its status was lost)");
+		reset_job(p, j);
+	} else if (j->active && j->dispatched) {
 		j->exited = true;
 		j->status = w->status;
 		j->status_lost = w->status_lost;

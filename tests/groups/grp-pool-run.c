@@ -7,7 +7,7 @@
  *   grp-pool-run --store DIR [--workers N] [--timeout S] [--memory BYTES]
  *                [--symbolizer PATH] [--on-new-group CMD] [--on-regression CMD]
  *                [--scan] [--submit ID]... [--max-seconds S]
- *                [--per-core] [--worker-jobs N] [--worker-rss BYTES]
+ *                [--per-core] [--worker-jobs N] [--worker-rss BYTES] [--cpu S]
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -63,6 +63,8 @@ int main(int argc, char **argv)
 			cfg.on_regression = v;
 		else if (!strcmp(a, "--submit") && nsubmit < 4096)
 			submit[nsubmit++] = strtoull(v, NULL, 10);
+		else if (!strcmp(a, "--cpu"))
+			cfg.cpu_s = (unsigned)atoi(v);
 		else if (!strcmp(a, "--worker-jobs"))
 			cfg.worker_jobs = (unsigned)atoi(v);
 		else if (!strcmp(a, "--worker-rss"))

@@ -141,3 +141,23 @@ exec "{SYMBOLIZER}" "$@"
     first = status(store, ids[0])
     assert first["status"] == "failed" and "48 MiB" in first["reason"], (first, log)
     assert status(store, ids[1])["status"] == "done", log
+
+
+def test_serve_worker_over_its_cpu_budget_is_killed(tmp_path, progs):
+    """CPU time is counted per job from the worker's /proc/PID/stat, not over the
+    worker's life: a spinning job is killed at its own budget, long before the
+    wall-clock deadline, and the next job gets a fresh worker."""
+    store = tmp_path / "store"
+    ids = good_dumps(store, progs, 2)
+    mark = tmp_path / "spin-once"
+    wrapper = write_script(tmp_path / "sym.sh", f'''if [ ! -e "{mark}" ]; then
+  touch "{mark}"; read job; while :; do :; done
+fi
+exec "{SYMBOLIZER}" "$@"
+''')
+    stats, log = pool_run(store, "--workers", "1", "--timeout", "60", "--cpu", "1",
+                          symbolizer=wrapper)
+    first = status(store, ids[0])
+    assert first["status"] == "failed" and "more than 1 s of CPU" in first["reason"], first
+    assert stats["timeouts"] == 0
+    assert status(store, ids[1])["status"] == "done", log
