@@ -25,3 +25,17 @@ $(K_TLS_MBED)/include/mbedtls/ssl.h:
 	scripts/deps --sources || test -f $@
 	@touch $@
 $(K_TLS_MBED_SRCS): $(K_TLS_MBED)/include/mbedtls/ssl.h ;
+
+# Real device builds take the key from a file named at build time, not from the
+# boot arguments (which anyone who can read /proc-like state or the boot loader's
+# configuration sees): `make kernel K_TLS_KEYFILE=path` with one line of hex.  The
+# key is compiled in through a generated header (never on a command line) and used
+# when no corecast.psk= is given.
+ifneq ($(K_TLS_KEYFILE),)
+$(K_OUT)/ktls_key.h: $(K_TLS_KEYFILE) kernel/net/ktls.mk
+	@mkdir -p $(dir $@)
+	@umask 077; { printf '/* generated from the build key file: do not commit */\n#define K_TLS_BUILD_PSK "'; \
+	  tr -d ' \t\r\n' < $<; printf '"\n'; } > $@
+$(K_OBJ)/kernel/net/tls/ktls.o: $(K_OUT)/ktls_key.h
+$(K_OBJ)/kernel/net/tls/ktls.o: K_CFLAGS += -DK_TLS_KEY_HEADER='"$(K_OUT)/ktls_key.h"'
+endif
