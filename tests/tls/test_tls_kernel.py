@@ -29,16 +29,18 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def kdaemon(make_tls_daemon):
-    d = make_tls_daemon(listen=["dtls://127.0.0.1:0"], enroll=False)
+    d = make_tls_daemon(listen=["dtls://127.0.0.1:0"], enroll=False, symbolize=1)
     assert T.ctl_devices(d.store, "add", "kdev", "--psk", KEY).returncode == 0
     d.hup()
+    # debug info filed first: the dump is symbolized as it is stored
+    H.ctl(d.store, "symbols", "add", knet.CRASHDEMO)
     return d
 
 
-def boot(d, key, extra=RNG, more=""):
-    args = (f"{SEGV} corecast.device=kdev corecast.endpoint=dtls://{knet.HOST}:{d.port} "
-            f"corecast.psk={key} {more} poweroff")
-    with knet.NetKernel(args, 180, extra=extra) as k:
+def boot(d, key, extra=RNG, more="", port=None, timeout=180, prog=SEGV):
+    args = (f"{prog} corecast.device=kdev corecast.endpoint=dtls://{knet.HOST}:"
+            f"{port or d.port} corecast.psk={key} {more} poweroff")
+    with knet.NetKernel(args, timeout, extra=extra) as k:
         out = k.wait()
     assert k.proc.returncode == 0, out[-3000:]
     return out.replace("\r", "")
@@ -57,6 +59,25 @@ def test_kernel_core_over_dtls_stored_verified(kdaemon, tmp_path):
     core = tmp_path / "core"
     assert H.dump_to(kdaemon.store, rows[0]["id"], core) == m.group(2)
     assert "device kdev authenticated by PSK" in kdaemon.log_text()
+    rec = knet.wait_symbolized(kdaemon.store, rows[0]["id"])
+    assert rec["symbolization"]["status"] == "done", rec["symbolization"]
+    assert "do_crash" in knet.ctl_functions(rec)
+
+
+def test_kernel_dtls_through_loss_and_reordering(kdaemon, procs):
+    imp = H.Impair(kdaemon.workdir / "imp", f"127.0.0.1:{kdaemon.port}",
+                   ["--loss", 3, "--reorder", 5, "--delay", 1], seed=5)
+    procs.append(imp)
+    # 2 MiB of writable memory: over a thousand records, so the proxy's losses
+    # and reorderings certainly hit the transfer (and maybe the handshake).
+    out = boot(kdaemon, KEY, port=imp.port, more="corecast.timeout=20", timeout=300,
+               prog="run=crashdemo:mode=segv:mem=2 corecast.scope=writable")
+    m = re.search(r"stored by dtls://\S+ sha256=([0-9a-f]{64})", out)
+    assert m, out[-3000:]
+    c = imp.stop()
+    assert c["up"]["lost"] > 0 and c["up"]["reordered"] > 0, c
+    rows = H.list_dumps(kdaemon.store)
+    assert len(rows) == 1 and rows[0]["sha256"] == m.group(1)
 
 
 def test_kernel_wrong_key_refused_then_console(kdaemon):
