@@ -32,8 +32,10 @@ $(TBIN)/test_tls_%: $(OBJ)/tlssan/tests/unit/test_tls_%.o $(OBJ)/tlssan/collecto
 
 .PHONY: bench-tls tls-test
 BENCHES += bench-tls
-bench-tls: $(BIN)/corecastd $(BIN)/corecast-send $(TBIN)/crasher
+bench-tls: $(BIN)/corecastd $(BIN)/corecast-send $(BIN)/corecastctl $(TBIN)/crasher \
+		$(BUILD)/riscv64-virt/kernel.elf
 	/usr/bin/python3 tests/tls/bench_tls.py
+	/usr/bin/python3 tests/tls/bench_tls_kernel.py
 
 tls-test: all $(TLS_TESTS)
 	@set -e; for t in $(TLS_TESTS); do $$t; done
