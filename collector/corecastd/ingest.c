@@ -550,6 +550,11 @@ static void on_finish(struct ccd *d, struct ccd_session *s, const struct nd_fini
 	}
 	if (advance(d, s) < 0)
 		return;
+	/* Verifying and committing block this loop (seconds for a large core)
+	 * and nothing can be answered meanwhile: an ACK for the whole core first
+	 * tells the sender we are alive, so its silence clock (it reopens after
+	 * 5 s) starts when verification does, as the protocol asks. */
+	send_ack(d, s);
 	se = store_spool_finish(s->sp, f->sha256, &id);
 	s->sp = NULL;
 	secs = (double)(now_ms - s->started_ms) / 1000.0;

@@ -26,6 +26,26 @@ def test_spec_written_sender_stores_byte_identical(daemon, core, tmp_path, store
     assert int(row["seq"]) == 7 and int(row["signal"]) == 11
 
 
+def test_finish_acknowledged_before_the_verdict(daemon, core):
+    # Verification blocks the collector, so it first answers FINISH with an ACK for the
+    # whole core: a sender's silence clock restarts when verification starts.
+    data = core["path"].read_bytes()
+    s = N.Session("127.0.0.1", daemon.port, "dev-fin-ack", data, seq=9)
+    assert s.open()["type"] == N.OPEN_ACK
+    assert s.send_all() is None
+    while s.recv(0.3) is not None:
+        pass    # the data's own ACKs
+    s.sock.sendto(N.encode_finish(s.cookie, len(data), hashlib.sha256(data).digest()), s.addr)
+    seen = []
+    while not seen or seen[-1]["type"] != N.RESULT:
+        m = s.recv(10)
+        assert m is not None, f"no RESULT after {seen}"
+        seen.append(m)
+    s.close()
+    assert [m["type"] for m in seen] == [N.ACK, N.RESULT], seen
+    assert seen[0]["cum"] == len(data) and seen[1]["code"] == N.STORED
+
+
 def test_digest_mismatch_is_answered_and_nothing_stored(daemon, core):
     data = core["path"].read_bytes()
     s = N.Session("127.0.0.1", daemon.port, "dev-liar", data)
