@@ -152,7 +152,7 @@ CTL_COMMAND(import_serial)
 	 * store on a workstation, so the store is created when missing. */
 	enum store_err se = store_open(c->store_dir, STORE_CREATE, &c->st);
 	if (se != STORE_OK)
-		return ctl_fail("%s", store_open_errmsg());
+		return ctl_fail("store %s", store_open_errmsg());
 	struct imp im = { .c = c, .first_json = 1 };
 	int rc = 0;
 	if (c->json)

@@ -128,7 +128,7 @@ int main(int argc, char **argv)
 		unsigned flags = cmd->mode == CTL_READ ? STORE_RDONLY : 0;
 		enum store_err e = store_open(c.store_dir, flags, &c.st);
 		if (e != STORE_OK) {
-			int rc = ctl_fail("%s", store_open_errmsg());
+			int rc = ctl_fail("store %s", store_open_errmsg());
 			free(args);
 			return rc;
 		}

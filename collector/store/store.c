@@ -309,7 +309,8 @@ enum store_err store_open(const char *dir, unsigned flags, struct store **out)
 				snprintf(p, sizeof p, "%s/%s", dir, sub[i - 1]);
 			if (mkdir_p(p) < 0) {
 				int err = errno;
-				e = store_fail(st, store_errno(err), "%s: %s", p, strerror(err));
+				e = store_fail(st, store_errno(err), "%s: cannot create the directory: %s",
+				               p, strerror(err));
 				goto fail;
 			}
 		}
@@ -318,7 +319,7 @@ enum store_err store_open(const char *dir, unsigned flags, struct store **out)
 	if (st->dirfd < 0) {
 		int err = errno;
 		e = store_fail(st, err == ENOENT ? STORE_E_NOSTORE : STORE_E_IO, "%s: %s", dir,
-		               strerror(err));
+		               err == ENOENT ? "no such directory" : strerror(err));
 		goto fail;
 	}
 	if (!(flags & STORE_CREATE) && faccessat(st->dirfd, "index.sqlite", F_OK, 0) < 0) {

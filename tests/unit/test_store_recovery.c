@@ -166,7 +166,7 @@ static void test_open_without_create_names_missing_store(void **state)
 	char p[600];
 	snprintf(p, sizeof p, "%s/nothing-here", f->dir);
 	assert_int_equal(store_open(p, STORE_RDONLY, &st2), STORE_E_NOSTORE);
-	assert_non_null(strstr(store_open_errmsg(), "nothing-here"));
+	assert_non_null(strstr(store_open_errmsg(), "nothing-here: no such directory"));
 	snprintf(p, sizeof p, "%s/cores", f->dir);
 	assert_int_equal(store_open(p, 0, &st2), STORE_E_NOSTORE);
 	assert_non_null(strstr(store_open_errmsg(), "not a corecast store"));
