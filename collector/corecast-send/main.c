@@ -391,6 +391,12 @@ int main(int argc, char **argv)
 		 * header, nonce and tag must fit in it too. */
 		if (ep.scheme == EP_DTLS && !have_payload)
 			payload -= cctls_client_overhead(&tls);
+		/* One message per record, and a DTLS record holds at most 16 KiB. */
+		if (ep.scheme == EP_DTLS && payload > 16384 - ND_DATA_HDR_LEN) {
+			fprintf(stderr, "%s: --payload %llu is more than a DTLS record holds; using %d\n",
+			        prog, (unsigned long long)payload, 16384 - ND_DATA_HDR_LEN);
+			payload = 16384 - ND_DATA_HDR_LEN;
+		}
 	}
 
 	struct nd_tx_cfg cfg;
