@@ -951,8 +951,8 @@ static bool worker_spawn(struct pool *p, int slot)
 		if (dup2(inp[0], 0) < 0 || dup2(outp[1], 1) < 0 || dup2(errp[1], 2) < 0)
 			_exit(126);
 		child_setup(j->memory);
-		/* moved along per job (serve_dispatch); this covers the first one */
-		set_soft_limit(RLIMIT_CPU, j->cpu_s);
+		/* RLIMIT_CPU is set from outside per job (serve_dispatch, prlimit): set
+		 * here, it could land after the parent's and cut the first job short */
 		close_range(3, ~0u, 0);
 		execv(p->symbolizer, argv);
 		dprintf(2, "%s: %s\n", p->symbolizer, strerror(errno));

@@ -158,6 +158,10 @@ exec "{SYMBOLIZER}" "$@"
     stats, log = pool_run(store, "--workers", "1", "--timeout", "60", "--cpu", "1",
                           symbolizer=wrapper)
     first = status(store, ids[0])
-    assert first["status"] == "failed" and "more than 1 s of CPU" in first["reason"], first
+    # killed by the pool's /proc check, or by RLIMIT_CPU (moved per job) if the
+    # pool's tick came late on a loaded machine
+    assert first["status"] == "failed", first
+    assert ("more than 1 s of CPU" in first["reason"] or
+            "SIGXCPU (CPU limit 1 s)" in first["reason"]), first
     assert stats["timeouts"] == 0
     assert status(store, ids[1])["status"] == "done", log
