@@ -92,3 +92,20 @@ def test_key_store_changes_apply_on_sighup(make_tls_daemon, tls_core, tmp_path):
     p = T.send(d.url("dtls"), *args, "--seq", 99)
     assert p.returncode == 9 and "unknown device" in p.stderr, p.stderr
     assert len([r for r in H.list_dumps(d.store) if r["device"] == "dev-late"]) == 1
+
+
+@pytest.mark.parametrize("scheme", ["dtls", "tls"])
+def test_interrupted_transfer_resumes_on_a_new_connection(make_tls_daemon, big_tls_core,
+                                                          tmp_path, scheme):
+    # The sender stops early; a second run handshakes again (new connection, new
+    # address) and the collector continues the same dump from what it holds.
+    d = make_tls_daemon()
+    args = (big_tls_core["path"], "dev-psk", "--psk", T.PSK, "--seq", 5, "--stats")
+    p = T.send(d.url(scheme), *args, "--max-seconds", "0.02")
+    assert p.returncode in (8, 0), p.stderr    # 0 only on a machine fast enough to finish
+    p = T.send(d.url(scheme), *args)
+    sent(p)
+    resume = int(p.stderr.split(" resume=")[1].split()[0])
+    assert resume > 0, p.stderr
+    assert_stored_identical(d.store, big_tls_core, tmp_path, "dev-psk")
+    assert d.log_text().count("device dev-psk authenticated by PSK") == 2
