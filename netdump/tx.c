@@ -684,11 +684,10 @@ static size_t poll_sending(struct nd_tx *tx, uint64_t now, uint8_t *out, size_t 
 		fail(tx, ND_TX_FAIL_BUFFER);
 		return 0;
 	}
-	/* Nothing leaves before the pacer's departure time; repairs go first. */
-	if (now < pace_due_us(tx))
-		return 0;
+	/* No DATA leaves before the pacer's departure time; repairs go first. */
+	int held_back = now < pace_due_us(tx);
 	/* 1. Retransmit the lowest packet known lost. */
-	if (tx->nlost) {
+	if (tx->nlost && !held_back) {
 		uint64_t k = tx->lost_scan < tx->una ? tx->una : tx->lost_scan;
 		for (; k < tx->nxt; k++) {
 			struct nd_tx_slot *s = slot(tx, k);
@@ -703,7 +702,8 @@ static size_t poll_sending(struct nd_tx *tx, uint64_t now, uint8_t *out, size_t 
 		tx->nlost = 0;   /* unreachable if the count is right; resynchronise */
 	}
 	/* 2. New data while the window (and the pacer's in-flight cap) allows. */
-	while (tx->nxt < tx->npkts && tx->nxt - tx->una < tx->window && !pace_capped(tx)) {
+	while (!held_back && tx->nxt < tx->npkts && tx->nxt - tx->una < tx->window &&
+	       !pace_capped(tx)) {
 		uint64_t k = tx->nxt;
 		uint64_t s = pkt_start(tx, k), e = pkt_end(tx, k);
 		struct nd_tx_slot *sl = slot(tx, k);

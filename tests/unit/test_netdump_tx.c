@@ -953,6 +953,42 @@ static void test_truncated_ack_holes_found_at_range_boundaries(void **state)
 	assert_int_equal(st.retransmits, 9);
 }
 
+/* Once the rate is known, DATA leaves at the pacing rate: a poll right after a
+ * release gets nothing, nd_tx_timeout names the next departure, and over 2 ms
+ * of polls at those times the bytes released match the rate (within the 2 ms
+ * allowance a late caller may spend at once).  Sans-I/O: only the clock moves. */
+static void test_pacer_releases_at_its_rate(void **state)
+{
+	(void)state;
+	struct nd_tx_stats st;
+	sim_setup(&S, 24 << 20, ND_TX_DEFAULT_WINDOW, ND_DEFAULT_PAYLOAD, 30);
+	S.up.delay_us = S.down.delay_us = 10000;
+	sim_run(&S, 150000, 32);                /* 7 round trips: past startup */
+	nd_tx_stats(&S.tx, &st);
+	assert_true(st.pace_Bps > 50000000 && st.pace_Bps < 150000000);
+	uint64_t now = S.now, end = now + 2000, bytes = 0, sends = 0;
+	while (now < end) {
+		size_t n = nd_tx_poll(&S.tx, now, pbuf, sizeof pbuf);
+		if (n) {
+			assert_true(n > ND_DATA_HDR_LEN);
+			bytes += n - ND_DATA_HDR_LEN;
+			sends++;
+			continue;
+		}
+		uint64_t t = nd_tx_timeout(&S.tx, now);
+		assert_true(t > now);           /* held back: nothing is due yet */
+		assert_true(t - now <= 20);     /* the next departure, not the RTO */
+		now = t;
+	}
+	nd_tx_stats(&S.tx, &st);
+	uint64_t want = st.pace_Bps * 2000 / 1000000;
+	printf("   pacing %.1f MB/s: %llu bytes in %llu packets over 2 ms (rate x 2 ms = %llu)\n",
+	       (double)st.pace_Bps / 1e6, (unsigned long long)bytes, (unsigned long long)sends,
+	       (unsigned long long)want);
+	assert_true(sends > 20);
+	assert_true(bytes >= want / 2 && bytes <= 2 * want + 2 * ND_DEFAULT_PAYLOAD);
+}
+
 /* One transfer over a 20 ms RTT path whose 100 MB/s bottleneck has a finite
  * drop-tail queue; returns MB/s and the mean wait in that queue (us). */
 static double long_path_run(uint32_t seed, int pace, double loss, double *qwait_us)
@@ -1058,6 +1094,7 @@ int main(void)
 		cmocka_unit_test(test_stream_framing_transfer),
 		cmocka_unit_test(test_one_percent_loss_costs_less_than_half),
 		cmocka_unit_test(test_truncated_ack_holes_found_at_range_boundaries),
+		cmocka_unit_test(test_pacer_releases_at_its_rate),
 		cmocka_unit_test(test_pacing_keeps_queue_short_at_long_rtt),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
