@@ -437,17 +437,6 @@ static void child_main(struct pool *p, struct job *j, struct store_reader *rd, i
 	_exit(127);
 }
 
-/* Serve mode, in the helper child: only the decompression, then exit 0. */
-static void child_helper(struct job *j, struct store_reader *rd, int errw)
-{
-	if (dup2(errw, 2) < 0)
-		_exit(126);
-	child_setup(j->memory);
-	set_limit(RLIMIT_CPU, j->cpu_s, j->cpu_s + 1);
-	child_decompress(j, rd);
-	_exit(0);
-}
-
 static char **worker_argv(struct pool *p, struct job *j)
 {
 	const struct nd_meta *m = &j->rec.meta;
@@ -536,6 +525,8 @@ static void fail_job(struct pool *p, uint64_t id, const char *reason)
 		     sqlite3_errmsg(p->db));
 }
 
+static void serve_dispatch(struct pool *p, int slot);
+
 /* Start the job for id in slot; false if it could not start (already recorded). */
 static bool start_job(struct pool *p, int slot, uint64_t id)
 {
@@ -557,6 +548,16 @@ static bool start_job(struct pool *p, int slot, uint64_t id)
 		reset_job(p, j);
 		return false;
 	}
+	if (se == STORE_OK && !p->cfg.per_core) {
+		/* The worker decompresses the stored file itself, under its limits
+		 * (collector/symbolize/serve.c): no child, no temporary file. */
+		j->active = true;
+		j->deadline_ms = now_ms() + (int64_t)j->timeout_s * 1000;
+		j->started = time(NULL);
+		p->stats.started++;
+		serve_dispatch(p, slot);
+		return j->active;
+	}
 	if (se == STORE_OK)
 		se = store_open_core(p->st, id, &rd);
 	if (se != STORE_OK) {
@@ -568,44 +569,33 @@ static bool start_job(struct pool *p, int slot, uint64_t id)
 	snprintf(j->tmp, sizeof(j->tmp), "%s/tmp/sym-%" PRIu64 "-%d.core", store_dir(p->st), id,
 		 (int)getpid());
 	unlink(j->tmp);   /* a leftover of an earlier run of this job */
-	if (p->cfg.per_core) {
-		argv = worker_argv(p, j);
-		if (!argv || pipe2(outp, O_CLOEXEC) < 0)
-			goto sys;
-	}
-	if (pipe2(errp, O_CLOEXEC) < 0)
+	argv = worker_argv(p, j);
+	if (!argv || pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
 		goto sys;
 	j->pid = fork();
 	if (j->pid < 0)
 		goto sys;
-	if (j->pid == 0) {
-		if (p->cfg.per_core)
-			child_main(p, j, rd, outp[1], errp[1], argv);
-		child_helper(j, rd, errp[1]);
-	}
-	if (outp[1] >= 0)
-		close(outp[1]);
+	if (j->pid == 0)
+		child_main(p, j, rd, outp[1], errp[1], argv);
+	close(outp[1]);
 	close(errp[1]);
 	store_reader_close(rd);
 	free_argv(argv);
 	j->out_fd = outp[0];
 	j->err_fd = errp[0];
-	if (j->out_fd >= 0)
-		fcntl(j->out_fd, F_SETFL, O_NONBLOCK);
+	fcntl(j->out_fd, F_SETFL, O_NONBLOCK);
 	fcntl(j->err_fd, F_SETFL, O_NONBLOCK);
 	j->pidfd = (int)syscall(SYS_pidfd_open, j->pid, 0);
 	j->active = true;
 	j->deadline_ms = now_ms() + (int64_t)j->timeout_s * 1000;
 	j->started = time(NULL);
-	if (j->out_fd >= 0)
-		watch(p, j->out_fd, slot, EV_OUT);
+	watch(p, j->out_fd, slot, EV_OUT);
 	watch(p, j->err_fd, slot, EV_ERR);
 	if (j->pidfd >= 0)
 		watch(p, j->pidfd, slot, EV_PIDFD);
 	/* without pidfd (old kernel) the tick polls waitpid */
 	p->stats.started++;
-	plog(p, 7, "dump %" PRIu64 ": %s (pid %d)", id,
-	     p->cfg.per_core ? "symbolizing" : "decompressing", (int)j->pid);
+	plog(p, 7, "dump %" PRIu64 ": symbolizing (worker pid %d)", id, (int)j->pid);
 	return true;
 sys:
 	snprintf(why, sizeof(why), "starting the worker: %s", strerror(errno));
@@ -1008,13 +998,18 @@ static void put_field(char *line, size_t cap, size_t *len, const char *s, size_t
 	}
 }
 
-/* "job ID TMP [buildid=HEX[:NAME]]...\n" into line; its length. */
-static size_t job_line(const struct job *j, char *line, size_t cap)
+/* "job ID STORE/cores/N.core.zst zst=SIZE [buildid=HEX[:NAME]]...\n" into line;
+ * its length.  Line and path are bounded: PATH_MAX + 3 * PATH_MAX escaped < cap. */
+static size_t job_line(struct pool *p, const struct job *j, char *line, size_t cap)
 {
 	const struct nd_meta *m = &j->rec.meta;
 	size_t len = (size_t)snprintf(line, cap, "job %" PRIu64 " ", j->id);
+	const char *dir = store_dir(p->st);
 
-	put_field(line, cap, &len, j->tmp, strlen(j->tmp));
+	put_field(line, cap, &len, dir, strlen(dir));
+	line[len++] = '/';
+	put_field(line, cap, &len, j->rec.path, strnlen(j->rec.path, sizeof(j->rec.path)));
+	len += (size_t)snprintf(line + len, cap - len, " zst=%" PRIu64, m->core_size);
 	/* Build-ids from the session metadata find modules in cores that lack NT_FILE
 	 * and ELF headers (e.g. cores written by qemu-user). */
 	for (unsigned i = 0; i < m->n_buildids && i < ND_BUILDIDS_MAX; i++) {
@@ -1034,15 +1029,15 @@ static size_t job_line(const struct job *j, char *line, size_t cap)
 }
 
 /*
- * The core is decompressed: hand the job to the slot's worker, starting one if
- * there is none.  Its CPU clock is read now, so the job's CPU budget is counted
+ * Hand the job to the slot's worker (which reads and decompresses the stored file
+ * itself), starting one if there is none.  Its CPU clock is read now, so the job's CPU budget is counted
  * from here, and RLIMIT_CPU is moved to that budget as the kernel's backstop.
  */
 static void serve_dispatch(struct pool *p, int slot)
 {
 	struct job *j = &p->jobs[slot];
 	struct worker *w = &p->workers[slot];
-	char line[8192], why[256];
+	char line[32768], why[256];
 	size_t len;
 
 	close_fd(p, &j->pidfd);
@@ -1070,7 +1065,7 @@ static void serve_dispatch(struct pool *p, int slot)
 			prlimit(w->pid, RLIMIT_CPU, &rl, NULL);
 		}
 	}
-	len = job_line(j, line, sizeof(line));
+	len = job_line(p, j, line, sizeof(line));
 	ssize_t n = write(w->in_fd, line, len);
 	if (n < 0 && errno == EPIPE && waitpid(w->pid, &w->status, WNOHANG) == w->pid) {
 		/* it died idle, before this job reached it: not this job's fault */
@@ -1249,7 +1244,9 @@ static void worker_parse(struct pool *p, int slot)
 		} else {
 			char msg[300], why[400];
 			printable(body, blen, msg, sizeof(msg));
-			snprintf(why, sizeof(why), "corecast-symbolize: %s", msg);
+			/* the limits are named: "out of memory" means little without them */
+			snprintf(why, sizeof(why), "corecast-symbolize: %s (limits %" PRIu64
+				 " MiB memory, %u s CPU)", msg, j->memory >> 20, j->cpu_s);
 			fail_job(p, j->id, why);
 		}
 		reset_job(p, j);
@@ -1381,11 +1378,6 @@ static void check_job(struct pool *p, struct job *j)
 			read_err(p, j);
 	}
 	if (j->exited && j->out_fd < 0 && j->err_fd < 0) {
-		if (!p->cfg.per_core && !j->timed_out && !j->status_lost &&
-		    WIFEXITED(j->status) && WEXITSTATUS(j->status) == 0) {
-			serve_dispatch(p, (int)(j - p->jobs));
-			return;
-		}
 		finish_job(p, j);
 		reset_job(p, j);
 	}
@@ -1413,8 +1405,14 @@ void pool_tick(struct pool *p)
 		}
 		check_job(p, j);
 	}
-	for (int i = 0; i < POOL_MAX_WORKERS; i++)
+	for (int i = 0; i < POOL_MAX_WORKERS; i++) {
+		struct worker *w = &p->workers[i];
 		worker_check(p, i);
+		/* after a reconfiguration: idle workers of slots no longer in use go */
+		if (w->pid && (p->cfg.per_core || (unsigned)i >= p->cfg.workers) &&
+		    !(p->jobs[i].active && p->jobs[i].dispatched))
+			worker_close(p, w);
+	}
 	reap_retired(p, false);
 	if (now - p->last_scan_ms >= POOL_SCAN_MS) {
 		p->last_scan_ms = now;

@@ -9,7 +9,8 @@
 
 /*
  * The protocol (documented in README.md), one job at a time:
- *   in:  "job ID CORE [exe=PATH] [buildid=HEX[:NAME]]...\n"   fields %XX-encoded
+ *   in:  "job ID CORE [zst=SIZE] [exe=PATH] [buildid=HEX[:NAME]]...\n"   %XX-encoded
+ *        (zst=SIZE: CORE is zstd-compressed, SIZE bytes decompressed, as the store keeps it)
  *   out: "ok ID LEN\n" + LEN bytes of the JSON document, or
  *        "fail ID LEN\n" + LEN bytes: one line naming the cause
  * A job line longer than SYMSERVE_MAX_LINE or one that does not parse ends the

@@ -5,7 +5,7 @@ SYM_SRCS   := corefile.c regs.c symstore.c symcache.c unwind_fp.c symbolize.c sy
 SYM_OBJS   := $(addprefix $(OBJ)/$(SYM_DIR)/,$(SYM_SRCS:.c=.o))
 SYM_CFLAGS := $(shell pkg-config --cflags libdw libdebuginfod)
 # libdebuginfod is dlopen'ed on demand (see symstore.c): only its header is needed here.
-SYM_LIBS   := $(shell pkg-config --libs libdw) -lelf -ldl
+SYM_LIBS   := $(shell pkg-config --libs libdw) -lelf -ldl $(shell pkg-config --libs libzstd)
 
 $(OBJ)/$(SYM_DIR)/%.o: CFLAGS += $(SYM_CFLAGS)
 
