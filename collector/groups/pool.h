@@ -8,16 +8,17 @@
 struct store;
 
 /*
- * corecastd hands every stored dump to the pool.  A job decompresses the core to
- * STORE/tmp/ in a short-lived child (under the job's memory, CPU and file-size
- * limits), then symbolizes it in a worker process, so a hostile core that makes the
- * worker crash, spin or balloon costs one failed job, never the daemon.  The
- * worker's JSON is then signed and grouped (groups.h) and hooks run (hooks.h).
+ * corecastd hands every stored dump to the pool, which symbolizes it in a limited
+ * worker process, so a hostile core that makes the worker crash, spin or balloon
+ * costs one failed job, never the daemon.  The worker's JSON is then signed and
+ * grouped (groups.h) and hooks run (hooks.h).
  *
  * Workers (default): each slot keeps one `corecast-symbolize --serve` alive and
- * sends it one job line at a time, so the worker's symbol cache (open ELF files,
- * DWARF lookups) serves every core of a build: a storm of one build costs the
- * symbol parsing once, not once per core.  Limits per job: a wall-clock deadline,
+ * sends it one job line at a time naming the stored .core.zst, which the worker
+ * decompresses itself (into a memfd; past 64 MiB an unnamed file in STORE/tmp), so
+ * a job costs no fork and no temporary file, and the worker's symbol cache (open
+ * ELF files, DWARF lookups) serves every core of a build: a storm of one build
+ * costs the symbol parsing once, not once per core.  Limits per job: a wall-clock deadline,
  * CPU time measured from /proc/PID/stat against the job's start (and RLIMIT_CPU
  * moved along with prlimit as a backstop), RLIMIT_AS on the worker.  A worker that
  * crashes, hangs, runs out of CPU or prints anything but a well-formed result for
@@ -27,7 +28,8 @@ struct store;
  *
  * per_core: the older protocol, one `corecast-symbolize --core TMP ...` process
  * per dump (no cache across dumps), for symbolizer programs that do not speak
- * --serve; it is also the benchmark's baseline.
+ * --serve; it is also the benchmark's baseline.  The core is decompressed to
+ * STORE/tmp/ in the forked child, under the job's limits, before the exec.
  *
  * Event-loop integration: the pool owns an epoll instance holding its children's
  * pidfds and pipes and a 250 ms timer; that one fd (pool_fds) never changes, so
