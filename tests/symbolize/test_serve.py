@@ -92,3 +92,26 @@ def test_serve_uses_symbols_filed_between_jobs(tmp_path):
     finally:
         p.stdin.close()
         assert p.wait(timeout=30) == 0
+
+
+def test_serve_decompresses_stored_cores_and_refuses_bad_streams(tmp_path):
+    exe = corecraft.build("x86_64", tmp_path)
+    core = corecraft.crash("x86_64", exe, tmp_path / "run")
+    zst = tmp_path / "core.zst"
+    subprocess.run(["zstd", "-q", "-f", str(core), "-o", str(zst)], check=True)
+    cut = tmp_path / "cut.zst"
+    cut.write_bytes(zst.read_bytes()[: zst.stat().st_size // 2])
+    size = core.stat().st_size
+    rc, recs, err = serve([f"job 1 {esc(zst)} zst={size}\n",
+                           f"job 2 {esc(zst)} zst={size - 1}\n",
+                           f"job 3 {esc(zst)} zst={size + 1}\n",
+                           f"job 4 {esc(cut)} zst={size}\n",
+                           f"job 5 {esc(core)} zst={size}\n"], "--store", tmp_path)
+    assert rc == 0, err
+    assert [(k, i) for k, i, _ in recs] == [("ok", 1), ("fail", 2), ("fail", 3), ("fail", 4),
+                                            ("fail", 5)]
+    one = subprocess.run([str(corecraft.SYMBOLIZE), "--core", str(core)], capture_output=True,
+                         check=True).stdout.decode()
+    assert json.loads(recs[0][2])["threads"] == json.loads(one)["threads"]
+    assert "larger than" in recs[1][2] and "truncated" in recs[2][2]
+    assert "truncated" in recs[3][2] and "corrupt" in recs[4][2]
