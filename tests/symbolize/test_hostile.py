@@ -154,3 +154,41 @@ def test_hostile_core_is_refused_cleanly_or_symbolized(real_core, tmp_path, case
         assert doc["version"] == 1 and doc["threads"]
     if case in MUST_FAIL:
         assert p.returncode == 1
+
+
+def test_hostile_cores_in_one_long_lived_worker_leave_it_serving(real_core, tmp_path):
+    """Every hostile core through one --serve worker (ASan/UBSan build) interleaved
+    with the real core: each hostile one is its own record, the worker survives
+    them all, and its cache still gives the real core's exact result afterwards."""
+    good = tmp_path / "good.core"
+    good.write_bytes(real_core)
+    lines, expect = [], {}
+    for n, case in enumerate(CASES):
+        path = tmp_path / f"{case}.core"
+        path.write_bytes(mutate(real_core, case))
+        lines.append(f"job {2 * n + 1} {path}\n")
+        lines.append(f"job {2 * n + 2} {good}\n")
+        expect[2 * n + 1] = case
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=99",
+               LSAN_OPTIONS=f"suppressions={HERE}/lsan.supp", UBSAN_OPTIONS="halt_on_error=1:exitcode=98")
+    p = subprocess.run([str(ASAN), "--serve"], input="".join(lines).encode(), env=env,
+                       capture_output=True, timeout=600)
+    err = p.stderr.decode(errors="replace")
+    assert "Sanitizer" not in err and "runtime error" not in err, err[-3000:]
+    assert p.returncode == 0, err[-3000:]
+    out, pos, recs = p.stdout, 0, {}
+    while pos < len(out):
+        nl = out.index(b"\n", pos)
+        kind, ident, length = out[pos:nl].decode().split(" ")
+        recs[int(ident)] = (kind, out[nl + 1:nl + 1 + int(length)].decode())
+        pos = nl + 1 + int(length)
+    assert sorted(recs) == list(range(1, 2 * len(CASES) + 1))
+    one = corecraft.symbolize(good, binary=ASAN, env=env, timeout=60)
+    want = json.loads(one.stdout)
+    for ident, (kind, body) in recs.items():
+        if ident in expect:
+            if expect[ident] in MUST_FAIL:
+                assert kind == "fail" and body, (expect[ident], body)
+        else:
+            assert kind == "ok", body
+            assert json.loads(body)["threads"] == want["threads"], ident
