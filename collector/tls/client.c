@@ -178,6 +178,29 @@ static void alert_from_socket(struct cctls_client *cl)
 	}
 }
 
+/*
+ * A TLS handshake we abandon (we refused the collector, or it refused us): our
+ * alert must reach it before the connection goes.  Closing a socket with unread
+ * bytes (the rest of the collector's flight) sends a reset, which can destroy
+ * the alert in the collector's receive queue; so read what is there, send FIN,
+ * and give the collector a moment to close its side.
+ */
+static void stream_linger(struct cctls_client *cl)
+{
+	uint64_t until = cctls_now_ms() + 300;
+
+	if (cl->transport != CCTLS_TLS || cl->fd < 0)
+		return;
+	while (recv(cl->fd, cl->rbuf, CCTLS_REC_MAX, MSG_DONTWAIT) > 0)
+		;
+	shutdown(cl->fd, SHUT_WR);
+	while (cctls_now_ms() < until) {
+		struct pollfd p = { cl->fd, POLLIN, 0 };
+		if (poll(&p, 1, 50) > 0 && recv(cl->fd, cl->rbuf, CCTLS_REC_MAX, MSG_DONTWAIT) <= 0)
+			break;
+	}
+}
+
 int cctls_client_handshake(struct cctls_client *cl, int fd, uint64_t timeout_ms)
 {
 	uint64_t deadline = cctls_now_ms() + timeout_ms;
@@ -195,11 +218,13 @@ int cctls_client_handshake(struct cctls_client *cl, int fd, uint64_t timeout_ms)
 		if (cl->failed) {
 			if (cl->transport == CCTLS_TLS)
 				alert_from_socket(cl);
+			stream_linger(cl);
 			return -1;
 		}
 		if (r != MBEDTLS_ERR_SSL_WANT_READ && r != MBEDTLS_ERR_SSL_WANT_WRITE) {
 			fail(cl, "handshake failed: %s", cctls_reason(&cl->conn, r, reason,
 								     sizeof reason));
+			stream_linger(cl);
 			return -1;
 		}
 		now = cctls_now_ms();

@@ -26,9 +26,16 @@ def nothing_stored(d):
 
 
 def logged(d, *words):
-    lines = [l for l in d.log_text().splitlines() if "handshake" in l and "refused" in l]
-    assert any(all(w in l for w in words) for l in lines), \
-        f"no refusal line with {words} in:\n" + "\n".join(lines)
+    # When the device is the one refusing, its alert may still be on its way to the
+    # collector as the sender exits: wait for the line a little.
+    def found():
+        lines = [l for l in d.log_text().splitlines() if "handshake" in l and "refused" in l]
+        return any(all(w in l for w in words) for l in lines)
+    try:
+        H.wait_for(found, 10, "the collector's refusal line")
+    except TimeoutError:
+        lines = [l for l in d.log_text().splitlines() if "handshake" in l]
+        raise AssertionError(f"no refusal line with {words} in:\n" + "\n".join(lines))
 
 
 CASES = {
