@@ -231,10 +231,12 @@ static uint64_t bdp_bytes(const struct nd_tx *tx)
 	return tx->bw * tx->min_rtt / 1000000u;
 }
 
+/* Payload in flight: sent, neither acknowledged nor known lost.  Never wraps:
+ * were the counts ever off, the cap would open rather than stall the sender. */
 static uint64_t pipe_bytes(const struct nd_tx *tx)
 {
-	uint64_t n = tx->nxt - tx->una - tx->nsacked - tx->nlost;
-	return n * tx->payload;
+	uint64_t span = tx->nxt - tx->una, gone = (uint64_t)tx->nsacked + tx->nlost;
+	return span > gone ? (span - gone) * tx->payload : 0;
 }
 
 /* 1 when new data must wait for acknowledgements (in-flight cap reached). */
