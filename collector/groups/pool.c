@@ -1030,8 +1030,9 @@ static size_t job_line(struct pool *p, const struct job *j, char *line, size_t c
 
 /*
  * Hand the job to the slot's worker (which reads and decompresses the stored file
- * itself), starting one if there is none.  Its CPU clock is read now, so the job's CPU budget is counted
- * from here, and RLIMIT_CPU is moved to that budget as the kernel's backstop.
+ * itself), starting one if there is none.  Its CPU clock is read now, so the job's
+ * CPU budget is counted from here, and RLIMIT_CPU is moved to that budget as the
+ * kernel's backstop.
  */
 static void serve_dispatch(struct pool *p, int slot)
 {
@@ -1040,7 +1041,6 @@ static void serve_dispatch(struct pool *p, int slot)
 	char line[32768], why[256];
 	size_t len;
 
-	close_fd(p, &j->pidfd);
 	if (w->pid && (w->retire || w->exited))
 		worker_close(p, w);
 	if (!w->pid && !worker_spawn(p, slot)) {
@@ -1050,9 +1050,6 @@ static void serve_dispatch(struct pool *p, int slot)
 		return;
 	}
 	j->dispatched = true;
-	j->pid = 0;   /* the helper is reaped: its pid may be anyone's now */
-	j->exited = false;
-	j->status = 0;
 	w->err_len = 0;
 	w->cpu_base = 0;
 	if (proc_cpu_ticks(w->pid, &w->cpu_base)) {
