@@ -30,7 +30,7 @@
 #define SC_HASH         1024
 #define SC_FD_MAP       65536
 #define SC_HANDSHAKE_MS 30000
-#define SC_OUT_MAX      (1u << 20)     /* TLS bytes queued for a peer that does not read */
+#define SC_OUT_MAX      (256u << 10)   /* TLS bytes queued for a peer that does not read */
 #define SC_CHUNK        65536
 #define SC_PLAIN_MAX    (ND_MSG_MAX + 256)
 #define SC_MTU          1400           /* our handshake flights stay in one datagram each */
@@ -57,7 +57,8 @@ struct sconn {
 	uint8_t *obuf;                  /* TLS: encrypted bytes not yet written */
 	size_t olen, ocap;
 	struct nd_stream st;            /* TLS: message framing */
-	uint8_t *sbuf;
+	uint8_t *sbuf;                  /* one message: the daemon's receive slot size */
+	size_t scap;
 };
 
 struct sc_stats {
@@ -698,8 +699,12 @@ void ccd_secure_accept(struct ccd *d, struct ccd_listener *li)
 			continue;
 		}
 		sc = sc_new(d, false);
-		if (sc != NULL)
-			sc->sbuf = malloc(ND_MSG_MAX);
+		/* A message longer than a receive slot (MaxPayload + headers) would
+		 * be refused on udp:// too: it ends the stream as a framing error. */
+		if (sc != NULL) {
+			sc->scap = d->rx_slot;
+			sc->sbuf = malloc(sc->scap);
+		}
 		if (sc == NULL || sc->sbuf == NULL) {
 			ccd_err("tls from %s: out of memory", as);
 			if (sc)
@@ -708,7 +713,7 @@ void ccd_secure_accept(struct ccd *d, struct ccd_listener *li)
 			continue;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		nd_stream_init(&sc->st, sc->sbuf, ND_MSG_MAX);
+		nd_stream_init(&sc->st, sc->sbuf, sc->scap);
 		sc->li = li;
 		sc->view = *li;
 		sc->view.fd = fd;
