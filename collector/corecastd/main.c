@@ -596,7 +596,8 @@ int main(int argc, char **argv)
 
 	se = store_open(d->cfg.store, STORE_CREATE | STORE_RECOVER, &d->st);
 	if (se != STORE_OK) {
-		ccd_err("store %s: %s", d->cfg.store, store_open_errmsg());
+		/* The message already names the directory (and the file, if one failed). */
+		ccd_err("store %s", store_open_errmsg());
 		return 1;
 	}
 	apply_store_limits(d);

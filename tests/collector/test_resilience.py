@@ -3,6 +3,7 @@ once and a flood of hostile datagrams."""
 import random
 import re
 import struct
+import subprocess
 import time
 
 import ccharness as H
@@ -213,3 +214,20 @@ def test_idle_session_times_out_and_resumes_later(make_daemon, core):
     assert d.stop() == 0
     c = d.exit_counters()
     assert c.get("timeouts", 0) >= 1 and c.get("resumes", 0) >= 1, c
+
+
+def test_unusable_store_is_named_once_at_start(tmp_path, collector_built):
+    # A store below a regular file cannot be created: corecastd must exit non-zero with
+    # one line naming the directory once, then the cause (not "store X: X: ...").
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    store = blocker / "store"
+    p = subprocess.run([str(H.CORECASTD), "--store", str(store), "--listen",
+                        "udp://127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=30)
+    assert p.returncode != 0
+    lines = [l for l in p.stderr.splitlines() if "store " in l]
+    assert len(lines) == 1, p.stderr
+    assert lines[0].count(str(blocker)) == 1, lines[0]
+    assert re.search(r"store " + re.escape(str(blocker)) + r"\S*: cannot create the directory",
+                     lines[0]), lines[0]
