@@ -67,6 +67,8 @@ def main():
         line("1 worker, one process per dump:", per_core)
         serve2 = run_pool(store, 2)
         line("2 workers, --serve:", serve2)
+        recycled = run_pool(store, 1, "--worker-jobs", "100")
+        line("1 worker, retired every 100 dumps:", recycled)
         ratio = serve["rate"] / per_core["rate"] if per_core["rate"] else 0
         print(f"  serve / per-dump: {ratio:.2f}x; target >= 200 dumps/s with 1 worker: "
               f"{'met' if serve['rate'] >= 200 else 'NOT met'}")
