@@ -1,14 +1,14 @@
-# kernel/net/ktls.mk: dtls:// for the kernel — mbedtls cross-built from Debian's source package with kernel/net/tls/mbedtls_config.h, virtio-rng, the DTLS sender.
+# kernel/net/ktls.mk: dtls:// and tls:// for the kernel — mbedtls cross-built from Debian's source package with kernel/net/tls/mbedtls_config.h, virtio-rng, the DTLS sender.
 #
 # mbedtls 2.28 comes from `apt-get source mbedtls` (scripts/deps --sources) into
-# third_party/, like lwIP; only the 17 files the DTLS PSK client needs are built.
+# third_party/, like lwIP; only the 17 files the DTLS/TLS PSK client needs are built.
 
 K_TLS_MBED := third_party/mbedtls-2.28.3
 K_TLS_MBED_SRCS := $(addprefix $(K_TLS_MBED)/library/, aes.c cipher.c cipher_wrap.c \
                      constant_time.c ctr_drbg.c entropy.c entropy_poll.c gcm.c md.c \
                      memory_buffer_alloc.c platform.c platform_util.c sha256.c \
                      ssl_ciphersuites.c ssl_cli.c ssl_msg.c ssl_tls.c)
-K_TLS_SRCS := kernel/net/tls/ktls.c kernel/net/tls/virtio_rng.c
+K_TLS_SRCS := kernel/net/tls/ktls.c kernel/net/tls/ktls_tcp.c kernel/net/tls/virtio_rng.c
 K_TLS_OBJS := $(patsubst %.c,$(K_OBJ)/%.o,$(K_TLS_SRCS) $(K_TLS_MBED_SRCS))
 K_TLS_INC  := -I$(K_TLS_MBED)/include -Ikernel/net/tls/libc \
               -DMBEDTLS_CONFIG_FILE='"kernel/net/tls/mbedtls_config.h"'

@@ -13,6 +13,7 @@
 struct net_endpoint {
 	int serial;                      /* 1: the console (always possible, ends the list) */
 	int dtls;                        /* 1: dtls:// (DTLS 1.2 with corecast.psk=, kernel/net/tls) */
+	int tls;                         /* 1: tls:// (TLS 1.2 over TCP, same key and suite) */
 	char host[NET_HOST_MAX];         /* IPv4 literal or DNS name */
 	uint16_t port;
 };

@@ -7,7 +7,7 @@
 K_NET_LWIP  := third_party/lwip-2.1.3+dfsg1
 K_NET_LWIPS := $(K_NET_LWIP)/src
 K_NET_LWIP_SRCS := $(addprefix $(K_NET_LWIPS)/core/, init.c def.c dns.c inet_chksum.c ip.c mem.c \
-                     memp.c netif.c pbuf.c stats.c sys.c timeouts.c udp.c) \
+                     memp.c netif.c pbuf.c stats.c sys.c tcp.c tcp_in.c tcp_out.c timeouts.c udp.c) \
                    $(addprefix $(K_NET_LWIPS)/core/ipv4/, dhcp.c etharp.c icmp.c ip4.c ip4_addr.c \
                      ip4_frag.c) \
                    $(addprefix $(K_NET_LWIPS)/core/ipv6/, ethip6.c icmp6.c ip6.c ip6_addr.c \
@@ -15,7 +15,7 @@ K_NET_LWIP_SRCS := $(addprefix $(K_NET_LWIPS)/core/, init.c def.c dns.c inet_chk
                    $(K_NET_LWIPS)/netif/ethernet.c
 K_NET_SRCS  := kernel/net/virtio_net.c kernel/net/netif.c kernel/net/net.c kernel/net/netargs.c \
                kernel/net/netdump_udp.c kernel/net/port/sys_arch.c hal/riscv64/plic.c \
-               netdump/tx.c netdump/msg.c
+               netdump/tx.c netdump/msg.c netdump/frame.c
 K_NET_OBJS  := $(patsubst %.c,$(K_OBJ)/%.o,$(K_NET_SRCS) $(K_NET_LWIP_SRCS))
 K_NET_INC   := -Ikernel/net/port -Ikernel/net/libc -I$(K_NET_LWIPS)/include
 

@@ -40,7 +40,7 @@ static int parse_ip4(const char *s, size_t n, uint8_t out[4])
 	return i == n ? 0 : -1;
 }
 
-/* "serial" or "udp://HOST[:PORT]" with HOST a name, an IPv4 literal or [an IPv6 literal]. */
+/* "serial" or "udp|dtls|tls://HOST[:PORT]" with HOST a name, an IPv4 literal or [an IPv6 literal]. */
 static int parse_endpoint(const char *v, size_t vl, struct net_endpoint *ep)
 {
 	memset(ep, 0, sizeof(*ep));
@@ -54,7 +54,9 @@ static int parse_endpoint(const char *v, size_t vl, struct net_endpoint *ep)
 		v++;
 		vl--;
 	}
-	if (vl < 7 || strncmp(v, (ep->dtls ? "tls://" : "udp://"), 6) != 0)
+	if (vl >= 7 && !ep->dtls && strncmp(v, "tls://", 6) == 0)
+		ep->tls = 1;          /* TLS over TCP: the same form, the same length of scheme */
+	else if (vl < 7 || strncmp(v, (ep->dtls ? "tls://" : "udp://"), 6) != 0)
 		return -1;
 	v += 6;
 	vl -= 6;

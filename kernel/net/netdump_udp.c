@@ -159,9 +159,10 @@ static enum nd_tx_state attempt(const struct nd_meta *meta, const ip_addr_t *add
 	return nd_tx_state(&tx);
 }
 
-/* The same over DTLS (kernel/net/tls/ktls.c): records instead of datagrams. */
-static enum nd_tx_state attempt_dtls(const struct nd_meta *meta, const ip_addr_t *addr,
-				     uint16_t port)
+/* The same over DTLS (kernel/net/tls/ktls.c): records instead of datagrams; or over
+ * TLS on TCP (ktls_tcp.c): length-prefixed messages in one record stream. */
+static enum nd_tx_state attempt_secure(const struct nd_meta *meta, const ip_addr_t *addr,
+				       uint16_t port, int tls)
 {
 	struct nd_tx_cfg cfg;
 	nd_tx_cfg_default(&cfg);
@@ -169,11 +170,14 @@ static enum nd_tx_state attempt_dtls(const struct nd_meta *meta, const ip_addr_t
 		cfg.window = net_args.window;
 	cfg.give_up_us = (uint64_t)net_args.timeout_s * 1000000UL;
 	cfg.nonce = ((uint64_t)k_net_rand() << 32) ^ k_net_rand() ^ hal_time_ns();
+	if (tls)
+		return ktls_tcp_attempt(&tx, &cfg, meta, read_core, cur_writer, addr, port,
+					net_args.psk, net_args.psk_len);
 	return ktls_attempt(&tx, &cfg, meta, read_core, cur_writer, addr, port, net_args.psk,
 			    net_args.psk_len);
 }
 
-static void report_ram(void)
+static void report_ram(const char *scheme)
 {
 	struct vnet_stats vs;
 	vnet_stats(&vs);
@@ -187,10 +191,17 @@ static void report_ram(void)
 		 (unsigned)lwip_stats.memp[MEMP_PBUF_POOL]->avail,
 		 (unsigned)lwip_stats.memp[MEMP_UDP_PCB]->max,
 		 vnet_ram_bytes(), (unsigned long)(sizeof(tx) + sizeof(rxmsg)));
+	if (lwip_stats.memp[MEMP_TCP_PCB]->max)
+		k_printf("[net] ram: tcp pcbs max=%u of %u, segments max=%u of %u\n",
+			 (unsigned)lwip_stats.memp[MEMP_TCP_PCB]->max,
+			 (unsigned)lwip_stats.memp[MEMP_TCP_PCB]->avail,
+			 (unsigned)lwip_stats.memp[MEMP_TCP_SEG]->max,
+			 (unsigned)lwip_stats.memp[MEMP_TCP_SEG]->avail);
 	unsigned long tls_pool, tls_peak;
 	ktls_ram(&tls_pool, &tls_peak);
 	if (tls_peak)
-		k_printf("[net] ram: dtls pool high-water=%lu of %lu (static)\n", tls_peak, tls_pool);
+		k_printf("[net] ram: %s pool high-water=%lu of %lu (static)\n",
+			 strcmp(scheme, "udp") ? scheme : "dtls", tls_peak, tls_pool);
 }
 
 int net_dump(struct cw_writer *w, uint8_t sha256[32])
@@ -208,7 +219,7 @@ int net_dump(struct cw_writer *w, uint8_t sha256[32])
 		for (const char *c = ep->host; *c; c++)
 			v6 |= *c == ':';
 		k_snprintf(name, sizeof(name), v6 ? "%s://[%s]:%u" : "%s://%s:%u",
-			   ep->dtls ? "dtls" : "udp", ep->host, ep->port);
+			   ep->dtls ? "dtls" : ep->tls ? "tls" : "udp", ep->host, ep->port);
 		if (!net_is_up()) {
 			k_printf("[net] %s: no network\n", name);
 			continue;
@@ -230,8 +241,9 @@ int net_dump(struct cw_writer *w, uint8_t sha256[32])
 		}
 		for (uint32_t a = 0; a <= net_args.retries; a++) {
 			uint64_t t0 = hal_time_ns();
-			enum nd_tx_state st = ep->dtls ? attempt_dtls(&meta, &addr, ep->port)
-						       : attempt(&meta, &addr, ep->port);
+			enum nd_tx_state st = ep->dtls || ep->tls
+				? attempt_secure(&meta, &addr, ep->port, ep->tls)
+				: attempt(&meta, &addr, ep->port);
 			uint64_t us = (hal_time_ns() - t0) / 1000 + 1;
 			struct nd_tx_stats s;
 			nd_tx_stats(&tx, &s);

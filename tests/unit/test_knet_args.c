@@ -166,6 +166,34 @@ static void test_dtls_endpoints_and_psk(void **state)
 	}
 }
 
+static void test_tls_endpoints_distinct_from_dtls_and_udp(void **state)
+{
+	(void)state;
+	parse("corecast.endpoint=tls://10.0.2.2:7772 corecast.endpoint=dtls://h "
+	      "corecast.endpoint=tls://[::1] corecast.endpoint=udp://h:1");
+	assert_int_equal(k_args.bad, 0);
+	assert_int_equal(net_args.nendpoints, 4);
+	assert_int_equal(net_args.ep[0].tls, 1);
+	assert_int_equal(net_args.ep[0].dtls, 0);
+	assert_string_equal(net_args.ep[0].host, "10.0.2.2");
+	assert_int_equal(net_args.ep[0].port, 7772);
+	assert_int_equal(net_args.ep[1].tls, 0);
+	assert_int_equal(net_args.ep[1].dtls, 1);
+	assert_int_equal(net_args.ep[2].tls, 1);
+	assert_string_equal(net_args.ep[2].host, "::1");
+	assert_int_equal(net_args.ep[3].tls, 0);
+	assert_int_equal(net_args.ep[3].dtls, 0);
+	static const char *const bad[] = {
+		"corecast.endpoint=tls://", "corecast.endpoint=tls:/h:1", "corecast.endpoint=tlsx://h",
+		"corecast.endpoint=ttls://h", "corecast.endpoint=tls://h:0",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		parse(bad[i]);
+		assert_int_equal(k_args.bad, 1);
+		assert_int_equal(net_args.nendpoints, 0);
+	}
+}
+
 static void test_device_given_is_noted_and_still_set(void **state)
 {
 	(void)state;
@@ -188,6 +216,7 @@ int main(void)
 		cmocka_unit_test(test_retry_policy_and_window),
 		cmocka_unit_test(test_device_given_is_noted_and_still_set),
 		cmocka_unit_test(test_dtls_endpoints_and_psk),
+		cmocka_unit_test(test_tls_endpoints_distinct_from_dtls_and_udp),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

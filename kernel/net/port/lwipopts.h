@@ -23,14 +23,15 @@
 
 /*
  * Protocols: UDP over IPv4 (DHCP, ARP) and IPv6 (stateless autoconfiguration from
- * router advertisements, neighbour discovery), DNS.  No TCP: netdump is UDP.
+ * router advertisements, neighbour discovery), DNS; TCP for tls:// only
+ * (kernel/net/tls/ktls_tcp.c), with the small buffers below.
  */
 #define LWIP_IPV4               1
 #define LWIP_IPV6               1
 #define LWIP_IPV6_DHCP6         0
 #define LWIP_IPV6_FRAG          0   /* netdump packets are sized to the MTU */
 #define LWIP_IPV6_REASS         0
-#define LWIP_TCP                0
+#define LWIP_TCP                1
 #define LWIP_UDP                1
 #define LWIP_RAW                0
 #define LWIP_ICMP               1
@@ -47,12 +48,42 @@
 
 /* Memory: a static heap for outgoing packets, pools for incoming ones. */
 #define MEM_ALIGNMENT           8
-#define MEM_SIZE                (16 * 1024) /* a dump holds one DATA packet at a time */
+/* udp:// and dtls:// hold one DATA packet at a time (under 2 KiB); tls:// holds
+ * TCP_SND_BUF of copied segments plus their pbuf headers: 16 KiB covers both. */
+#define MEM_SIZE                (16 * 1024)
 #define MEMP_NUM_PBUF           16
 #define MEMP_NUM_UDP_PCB        4
 #define PBUF_POOL_SIZE          16  /* frames are handed up one by one and consumed; headroom for reassembly */
 #define PBUF_POOL_BUFSIZE       1536
 #define MEMP_NUM_ARP_QUEUE      8
+
+/*
+ * TCP, sized for one outgoing stream of ~1.5 KB TLS records (one netdump message
+ * each) and a trickle of small answers coming back (acks, the handshake):
+ *  - TCP_MSS 1460: a full Ethernet frame; a record is one segment plus a sliver.
+ *  - TCP_SND_BUF 8 MSS (11.4 KiB): the sender takes a message only when its whole
+ *    record fits, so about 7 records are in flight.  Over QEMU's user network
+ *    the round trip is well under a poll cycle; more did not send faster (4 MSS
+ *    gave measurably less, see docs/kernel-network.md).  The copies live in the
+ *    lwIP heap, which grows by that much (MEM_SIZE below).
+ *  - TCP_WND 2 MSS: the collector sends acks (tens of bytes) and a handshake
+ *    flight of ~100 bytes; the receive ring in ktls_tcp.c is exactly TCP_WND.
+ *  - no out-of-order queue: nothing big ever comes in, and TCP retransmits.
+ *  - 2 pcbs (one live connection, one finishing its close from an earlier
+ *    attempt); lwIP reuses TIME_WAIT pcbs when it runs out.  1 listen pcb: the
+ *    pool must not be empty, nothing listens.
+ */
+#define TCP_MSS                 1460
+#define TCP_SND_BUF             (8 * TCP_MSS)
+#define TCP_SND_QUEUELEN        24  /* a record may span two segments */
+#define MEMP_NUM_TCP_SEG        TCP_SND_QUEUELEN
+#define TCP_WND                 (2 * TCP_MSS)
+#define TCP_QUEUE_OOSEQ         0
+#define MEMP_NUM_TCP_PCB        2
+#define MEMP_NUM_TCP_PCB_LISTEN 1
+#define LWIP_TCP_KEEPALIVE      0
+#define LWIP_TCP_TIMESTAMPS     0
+#define LWIP_WND_SCALE          0
 
 /* Checksums in software (the virtio offloads are not negotiated). */
 #define LWIP_CHECKSUM_ON_COPY   0

@@ -139,7 +139,7 @@ static int timer_get(void *ctx)
 	return el >= t_fin ? 2 : el >= t_int ? 1 : 0;
 }
 
-static const char *alert_text(int a)
+const char *ktls_alert_text(int a)
 {
 	switch (a) {
 	case MBEDTLS_SSL_ALERT_MSG_BAD_RECORD_MAC:
@@ -163,7 +163,8 @@ static void setup_once(void)
 }
 
 /* Fresh state per attempt: nothing of a failed handshake lingers. */
-static int setup(const char *device, const uint8_t *psk, size_t psk_len, char *why, size_t wn)
+static int setup(int transport, const char *scheme, const char *device, const uint8_t *psk,
+		 size_t psk_len, char *why, size_t wn)
 {
 	static const char pers[] = "corecast-kernel";
 	int r;
@@ -177,10 +178,10 @@ static int setup(const char *device, const uint8_t *psk, size_t psk_len, char *w
 	r = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy,
 				  (const unsigned char *)pers, sizeof(pers) - 1);
 	if (r) {
-		k_snprintf(why, wn, "no entropy: a virtio-rng device is needed for dtls://");
+		k_snprintf(why, wn, "no entropy: a virtio-rng device is needed for %s://", scheme);
 		return -1;
 	}
-	if (mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_DATAGRAM,
+	if (mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_CLIENT, transport,
 					MBEDTLS_SSL_PRESET_DEFAULT) ||
 	    mbedtls_ssl_conf_psk(&conf, psk, psk_len, (const unsigned char *)device,
 				 strlen(device))) {
@@ -195,8 +196,11 @@ static int setup(const char *device, const uint8_t *psk, size_t psk_len, char *w
 		k_snprintf(why, wn, "out of TLS memory (pool %u bytes)", (unsigned)POOL_BYTES);
 		return -1;
 	}
-	mbedtls_ssl_set_bio(&ssl, NULL, bio_send, bio_recv, NULL);
-	mbedtls_ssl_set_timer_cb(&ssl, NULL, timer_set, timer_get);
+	/* The stream carrier (ktls_tcp.c) sets its own bio; TCP needs no record timers. */
+	if (transport == MBEDTLS_SSL_TRANSPORT_DATAGRAM) {
+		mbedtls_ssl_set_bio(&ssl, NULL, bio_send, bio_recv, NULL);
+		mbedtls_ssl_set_timer_cb(&ssl, NULL, timer_set, timer_get);
+	}
 	return 0;
 }
 
@@ -218,13 +222,10 @@ static void deliver(void)
 	}
 }
 
-enum nd_tx_state ktls_attempt(struct nd_tx *tx, struct nd_tx_cfg *cfg, const struct nd_meta *meta,
-			      nd_read_fn read, void *rctx, const ip_addr_t *addr, uint16_t port,
-			      const uint8_t *psk, size_t psk_len)
+int ktls_begin(int transport, const char *scheme, const char *device, const uint8_t *psk,
+	       size_t psk_len)
 {
 	char why[96];
-	int r;
-	uint64_t deadline = hal_time_ns() + cfg->give_up_us * 1000u;
 
 #ifdef K_TLS_BUILD_PSK
 	static uint8_t built[KTLS_PSK_MAX];
@@ -247,16 +248,38 @@ enum nd_tx_state ktls_attempt(struct nd_tx *tx, struct nd_tx_cfg *cfg, const str
 	}
 #endif
 	if (psk_len == 0) {
-		k_printf("[net] dtls: no key (corecast.psk=, or a kernel built with K_TLS_KEYFILE=)\n");
-		return ND_TX_FAILED;
+		k_printf("[net] %s: no key (corecast.psk=, or a kernel built with K_TLS_KEYFILE=)\n", scheme);
+		return -1;
 	}
 	rx_head = rx_n = 0;
 	t_armed = 0;
-	if (setup(meta->device, psk, psk_len, why, sizeof(why)) != 0) {
-		k_printf("[net] dtls: %s\n", why);
+	if (setup(transport, scheme, device, psk, psk_len, why, sizeof(why)) != 0) {
+		k_printf("[net] %s: %s\n", scheme, why);
 		teardown();
-		return ND_TX_FAILED;
+		return -1;
 	}
+	return 0;
+}
+
+mbedtls_ssl_context *ktls_ssl(void)
+{
+	return &ssl;
+}
+
+void ktls_end(void)
+{
+	teardown();
+}
+
+enum nd_tx_state ktls_attempt(struct nd_tx *tx, struct nd_tx_cfg *cfg, const struct nd_meta *meta,
+			      nd_read_fn read, void *rctx, const ip_addr_t *addr, uint16_t port,
+			      const uint8_t *psk, size_t psk_len)
+{
+	int r;
+	uint64_t deadline = hal_time_ns() + cfg->give_up_us * 1000u;
+
+	if (ktls_begin(MBEDTLS_SSL_TRANSPORT_DATAGRAM, "dtls", meta->device, psk, psk_len) != 0)
+		return ND_TX_FAILED;
 	pcb = udp_new_ip_type(IPADDR_TYPE_ANY);
 	if (!pcb || udp_bind(pcb, IP_ANY_TYPE, 0) != ERR_OK || udp_connect(pcb, addr, port) != ERR_OK) {
 		if (pcb)
@@ -270,7 +293,7 @@ enum nd_tx_state ktls_attempt(struct nd_tx *tx, struct nd_tx_cfg *cfg, const str
 		if (r != MBEDTLS_ERR_SSL_WANT_READ && r != MBEDTLS_ERR_SSL_WANT_WRITE) {
 			if (r == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE)
 				k_printf("[net] dtls handshake failed: %s (alert %d)\n",
-					 alert_text(ssl.in_msg[1]), ssl.in_msg[1]);
+					 ktls_alert_text(ssl.in_msg[1]), ssl.in_msg[1]);
 			else
 				k_printf("[net] dtls handshake failed: error -0x%x%s\n", (unsigned)-r,
 					 r == MBEDTLS_ERR_SSL_TIMEOUT ? " (no answer)" : "");
