@@ -2,33 +2,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "collector/json/json_write.h"
 #include "collector/symbolize/symbolize.h"
-
-static void json_str(FILE *f, const char *s)
-{
-    if (!s) {
-        fputs("null", f);
-        return;
-    }
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"': fputs("\\\"", f); break;
-        case '\\': fputs("\\\\", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\t': fputs("\\t", f); break;
-        case '\r': fputs("\\r", f); break;
-        default:
-            /* Control bytes and non-ASCII (names from a hostile core need not be UTF-8)
-             * are escaped so the document is always valid JSON. */
-            if (*p < 0x20 || *p >= 0x7f)
-                fprintf(f, "\\u%04x", *p);
-            else
-                fputc(*p, f);
-        }
-    }
-    fputc('"', f);
-}
 
 static void json_hex(FILE *f, uint64_t v)
 {
@@ -38,12 +13,12 @@ static void json_hex(FILE *f, uint64_t v)
 int sym_result_write_json(const struct sym_result *r, FILE *f)
 {
     fprintf(f, "{\"version\":1,\"machine\":");
-    json_str(f, r->machine);
+    json_write_str(f, r->machine);
     fprintf(f, ",\"signal\":%d,\"crashed_tid\":%" PRId64 ",\"registers\":{", r->signal, r->crashed_tid);
     for (size_t i = 0; i < r->nregs; i++) {
         if (i)
             fputc(',', f);
-        json_str(f, r->regs[i].name);
+        json_write_str(f, r->regs[i].name);
         fputc(':', f);
         json_hex(f, r->regs[i].value);
     }
@@ -58,13 +33,13 @@ int sym_result_write_json(const struct sym_result *r, FILE *f)
             fprintf(f, "%s{\"pc\":", j ? "," : "");
             json_hex(f, fr->pc);
             fputs(",\"function\":", f);
-            json_str(f, fr->function);
+            json_write_str(f, fr->function);
             fprintf(f, ",\"offset\":%" PRIu64 ",\"module\":", fr->offset);
-            json_str(f, m ? m->name : NULL);
+            json_write_str(f, m ? m->name : NULL);
             fputs(",\"build_id\":", f);
-            json_str(f, m && m->build_id[0] ? m->build_id : NULL);
+            json_write_str(f, m && m->build_id[0] ? m->build_id : NULL);
             fputs(",\"file\":", f);
-            json_str(f, fr->file);
+            json_write_str(f, fr->file);
             if (fr->line > 0)
                 fprintf(f, ",\"line\":%d", fr->line);
             else
@@ -78,9 +53,9 @@ int sym_result_write_json(const struct sym_result *r, FILE *f)
     for (size_t i = 0; i < r->nmodules; i++) {
         const struct sym_module *m = &r->modules[i];
         fprintf(f, "%s{\"name\":", i ? "," : "");
-        json_str(f, m->name);
+        json_write_str(f, m->name);
         fputs(",\"build_id\":", f);
-        json_str(f, m->build_id[0] ? m->build_id : NULL);
+        json_write_str(f, m->build_id[0] ? m->build_id : NULL);
         fputs(",\"start\":", f);
         json_hex(f, m->start);
         fputs(",\"end\":", f);

@@ -2,7 +2,8 @@
 SYM_DIR    := collector/symbolize
 SYM_LIB    := $(OBJ)/$(SYM_DIR)/libsymbolize.a
 SYM_SRCS   := corefile.c regs.c symstore.c symcache.c unwind_fp.c symbolize.c sym_json.c serve.c
-SYM_OBJS   := $(addprefix $(OBJ)/$(SYM_DIR)/,$(SYM_SRCS:.c=.o))
+# JSON strings are written by the module corecastctl shares (collector/json/json.mk).
+SYM_OBJS   := $(addprefix $(OBJ)/$(SYM_DIR)/,$(SYM_SRCS:.c=.o)) $(JSONW_OBJS)
 SYM_CFLAGS := $(shell pkg-config --cflags libdw libdebuginfod)
 # libdebuginfod is dlopen'ed on demand (see symstore.c): only its header is needed here.
 SYM_LIBS   := $(shell pkg-config --libs libdw) -lelf -ldl $(shell pkg-config --libs libzstd)
@@ -19,9 +20,9 @@ $(BIN)/corecast-symbolize: $(OBJ)/$(SYM_DIR)/main.o $(SYM_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(SYM_LIBS)
 
 # The same program under AddressSanitizer/UBSan, for the hostile-core tests.
-SYM_ALL_SRCS := $(addprefix $(SYM_DIR)/,$(SYM_SRCS) main.c)
+SYM_ALL_SRCS := $(addprefix $(SYM_DIR)/,$(SYM_SRCS) main.c) $(JSONW_SRCS)
 TEST_TOOLS += $(TBIN)/corecast-symbolize-asan
-$(TBIN)/corecast-symbolize-asan: $(SYM_ALL_SRCS) $(wildcard $(SYM_DIR)/*.h)
+$(TBIN)/corecast-symbolize-asan: $(SYM_ALL_SRCS) $(wildcard $(SYM_DIR)/*.h collector/json/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) -I. -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	    -fno-sanitize-recover=undefined $(SYM_CFLAGS) -o $@ $(SYM_ALL_SRCS) $(SYM_LIBS)
