@@ -12,7 +12,8 @@ static void usage(FILE *f)
 {
     fputs("usage: corecast-symbolize --core FILE [--store DIR] [--exe PATH]\n"
           "                          [--buildid HEX[:NAME]]... [--debuginfod-timeout S] [--json]\n"
-          "       corecast-symbolize --serve [--store DIR] [--debuginfod-timeout S]\n",
+          "       corecast-symbolize --serve [--store DIR] [--debuginfod-timeout S]\n"
+          "       corecast-symbolize --help\n",
           f);
 }
 
