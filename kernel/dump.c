@@ -4,6 +4,7 @@
 #include "kernel/coredump/serial.h"
 #include "hal/riscv64/regset.h"
 #include "kernel/net/net.h"
+#include "netdump/hex.h"
 
 /*
  * Everything here is static: dumps are serialized (freeze.c), and a core writer
@@ -268,11 +269,7 @@ int dump_process(struct proc *p, struct thread *crashing, int sig, const char *c
 		return -1;
 	}
 	char hex[65];
-	for (int i = 0; i < 32; i++) {
-		hex[2 * i] = "0123456789abcdef"[sha[i] >> 4];
-		hex[2 * i + 1] = "0123456789abcdef"[sha[i] & 15];
-	}
-	hex[64] = 0;
+	nd_hex(sha, 32, hex);
 	dump_seq++;
 	k_printf("[k] core pid=%d threads=%u size=%lu memory=%lu sha256=%s\n", p->pid,
 		 writer.nthreads, cw_size(&writer), writer.mem_bytes, hex);

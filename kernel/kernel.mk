@@ -24,7 +24,7 @@ K_SRCS     := kernel/main.c kernel/printf.c kernel/string.c kernel/parse.c kerne
               kernel/proc.c kernel/vm.c kernel/elf.c kernel/freeze.c kernel/trap.c \
               kernel/syscall.c kernel/fdt.c kernel/bootargs.c kernel/console.c kernel/dump.c kernel/image.c \
               kernel/coredump/writer.c kernel/coredump/serial.c kernel/coredump/crc32.c \
-              netdump/sha256.c
+              netdump/sha256.c netdump/hex.c
 K_OBJS     := $(patsubst %,$(K_OBJ)/%.o,$(basename $(K_HAL_SRCS) $(K_SRCS))) $(K_OBJ)/images.o
 
 # User programs: picolibc, -O0 -g so every local is in memory for the debugger, build-ids.

@@ -13,6 +13,7 @@
 #include "collector/corecast-send/endpoint.h"
 #include "collector/corecast-send/transfer.h"
 #include "collector/tls/client.h"
+#include "netdump/hex.h"
 #include "netdump/netdump.h"
 #include "netdump/tx.h"
 
@@ -55,7 +56,7 @@ static void usage(FILE *f)
 	"  --name NAME        process name (default: from the core)\n"
 	"  --cause TEXT       fault description\n"
 	"  --firmware V       firmware / OS version string\n"
-	"  --boot-id HEX      32 hex digits (default: /proc/sys/kernel/random/boot_id)\n"
+	"  --boot-id HEX      32 hex digits or a UUID (default: /proc/sys/kernel/random/boot_id)\n"
 	"  --seq N            dump sequence number within the boot (default: derived\n"
 	"                     from the core's contents, so a re-run resumes)\n"
 	"  --timeout SEC      give up after the collector is silent this long (default 60)\n"
@@ -88,32 +89,6 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-static int parse_hex16(const char *s, uint8_t out[16])
-{
-	int n = 0;
-	for (; *s; s++) {
-		if (*s == '-')
-			continue;   /* accept the UUID form too */
-		int v;
-		if (*s >= '0' && *s <= '9')
-			v = *s - '0';
-		else if (*s >= 'a' && *s <= 'f')
-			v = *s - 'a' + 10;
-		else if (*s >= 'A' && *s <= 'F')
-			v = *s - 'A' + 10;
-		else
-			return -1;
-		if (n >= 32)
-			return -1;
-		if (n % 2 == 0)
-			out[n / 2] = (uint8_t)(v << 4);
-		else
-			out[n / 2] |= (uint8_t)v;
-		n++;
-	}
-	return n == 32 ? 0 : -1;
-}
-
 static int system_boot_id(uint8_t out[16])
 {
 	char buf[64] = {0};
@@ -125,7 +100,7 @@ static int system_boot_id(uint8_t out[16])
 	if (!ok)
 		return -1;
 	buf[strcspn(buf, "\n")] = 0;
-	return parse_hex16(buf, out);
+	return nd_unhex_uuid(buf, out);
 }
 
 static int set_string(char *dst, size_t cap, const char *src, const char *what)
@@ -136,12 +111,6 @@ static int set_string(char *dst, size_t cap, const char *src, const char *what)
 	}
 	strcpy(dst, src);
 	return 0;
-}
-
-static void hex(const uint8_t *d, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", d[i]);
 }
 
 int main(int argc, char **argv)
@@ -277,7 +246,7 @@ int main(int argc, char **argv)
 		if (cert && (!key || !ca))
 			return die_usage("%s", "--cert needs --key and --ca (the collector must be "
 			                 "authenticated too)");
-		if (psk_hex && (cctls_unhex(psk_hex, psk, sizeof psk, &psk_len) < 0 ||
+		if (psk_hex && (nd_unhex_str(psk_hex, psk, sizeof psk, &psk_len) < 0 ||
 		                psk_len < CCTLS_PSK_MIN))
 			return die_usage("--psk must be 16..64 bytes written as hex (32..128 digits), "
 			                 "not '%s'", psk_hex);
@@ -287,8 +256,8 @@ int main(int argc, char **argv)
 	memset(&meta, 0, sizeof meta);
 	if (!*device || set_string(meta.device, sizeof meta.device, device, "--device"))
 		return *device ? EX_USAGE : die_usage("%s", "--device must not be empty");
-	if (boot_hex && parse_hex16(boot_hex, meta.boot_id))
-		return die_usage("--boot-id must be 32 hex digits, not '%s'", boot_hex);
+	if (boot_hex && nd_unhex_uuid(boot_hex, meta.boot_id))
+		return die_usage("--boot-id must be 32 hex digits or a UUID, not '%s'", boot_hex);
 
 	/* The core: open, then metadata the core carries, then flags override it. */
 	struct coresrc core;
@@ -304,7 +273,7 @@ int main(int argc, char **argv)
 	set_string(meta.device, sizeof meta.device, device, "--device");
 	static const uint8_t no_boot[ND_BOOTID_LEN];
 	if (boot_hex)
-		parse_hex16(boot_hex, meta.boot_id);
+		nd_unhex_uuid(boot_hex, meta.boot_id);
 	else if (memcmp(meta.boot_id, no_boot, sizeof no_boot) != 0)
 		(void)0;   /* the core's project note named its boot */
 	else if (system_boot_id(meta.boot_id) < 0)
@@ -439,7 +408,7 @@ int main(int argc, char **argv)
 	int rc;
 	char sha[65] = "";
 	if (nd_tx_digest(&tx))
-		hex(nd_tx_digest(&tx), 32, sha);
+		nd_hex(nd_tx_digest(&tx), 32, sha);
 	const char *text = nd_tx_text(&tx);
 	switch (nd_tx_state(&tx)) {
 	case ND_TX_DONE_STORED:

@@ -10,6 +10,7 @@
 #include "collector/corecastctl/ctl.h"
 #include "collector/keystore/keystore.h"
 #include "collector/tls/tls.h"
+#include "netdump/hex.h"
 
 CTL_COMMAND(devices);
 
@@ -103,7 +104,7 @@ static int do_add(const char *path, int argc, char **argv)
 	memset(&e, 0, sizeof e);
 	strcpy(e.id, id);
 	if (psk) {
-		if (cctls_unhex(psk, e.key, sizeof e.key, &e.keylen) < 0 || e.keylen < KS_PSK_MIN)
+		if (nd_unhex_str(psk, e.key, sizeof e.key, &e.keylen) < 0 || e.keylen < KS_PSK_MIN)
 			return ctl_fail("device %s: --psk: %s", id, ks_strerror(KS_E_KEY));
 		e.kind = KS_PSK;
 	} else if (cert_entry(id, cert, &e) != 0) {
@@ -168,7 +169,7 @@ static int do_list(struct ctl *c, const char *path)
 	for (size_t i = 0; i < ks.n; i++) {
 		const struct ks_entry *e = &ks.e[i];
 		if (e->kind == KS_CERT)
-			cctls_hex(e->fp, KS_FP_LEN, hex);
+			nd_hex(e->fp, KS_FP_LEN, hex);
 		if (c->json) {
 			/* The PSK itself is never printed: only that one is held. */
 			printf("%s{\"device\":", i ? "," : "");

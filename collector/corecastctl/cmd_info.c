@@ -4,6 +4,7 @@
 
 #include "collector/corecastctl/ctl.h"
 #include "collector/groups/ctl_ext.h"
+#include "netdump/hex.h"
 
 CTL_COMMAND(info);
 
@@ -23,8 +24,8 @@ CTL_COMMAND(info)
 		return 0;
 	}
 	char boot[2 * ND_BOOTID_LEN + 1], sha[65], when[32], size[16], csize[16], sig[16];
-	store_hex(r.meta.boot_id, ND_BOOTID_LEN, boot);
-	store_hex(r.sha256, 32, sha);
+	nd_hex(r.meta.boot_id, ND_BOOTID_LEN, boot);
+	nd_hex(r.sha256, 32, sha);
 	ctl_iso_time(r.received, when, sizeof when);
 	ctl_human_size(r.meta.core_size, size, sizeof size);
 	ctl_human_size(r.csize, csize, sizeof csize);
@@ -52,7 +53,7 @@ CTL_COMMAND(info)
 	printf("      Storage: %s/%s\n", store_dir(c->st), r.path);
 	for (unsigned i = 0; i < r.meta.n_buildids; i++) {
 		char hex[2 * ND_BUILDID_MAX + 1];
-		store_hex(r.meta.buildids[i].id, r.meta.buildids[i].len, hex);
+		nd_hex(r.meta.buildids[i].id, r.meta.buildids[i].len, hex);
 		printf("%s %s %s\n", i ? "              " : "    Build IDs:", hex,
 		       r.meta.buildids[i].name);
 	}

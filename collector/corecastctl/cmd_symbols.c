@@ -15,6 +15,7 @@
 
 #include "collector/corecastctl/ctl.h"
 #include "collector/groups/groups.h"
+#include "netdump/hex.h"
 
 CTL_COMMAND(symbols);
 
@@ -77,8 +78,8 @@ static int elf_facts(const char *path, struct elf_facts *out, char *why, size_t 
 			if (nh.n_type == NT_GNU_BUILD_ID_TYPE && nh.n_namesz == 4 &&
 			    !memcmp((char *)d->d_buf + name_off, "GNU", 4) && nh.n_descsz > 0 &&
 			    nh.n_descsz <= 64) {
-				store_hex((const uint8_t *)d->d_buf + desc_off, nh.n_descsz,
-				          out->build_id);
+				nd_hex((const uint8_t *)d->d_buf + desc_off, nh.n_descsz,
+				       out->build_id);
 				break;
 			}
 		}

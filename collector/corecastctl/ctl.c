@@ -9,6 +9,7 @@
 
 #include "collector/corecastctl/ctl.h"
 #include "collector/groups/signature.h"
+#include "netdump/hex.h"
 
 int ctl_fail(const char *fmt, ...)
 {
@@ -180,8 +181,8 @@ void ctl_json_rec(FILE *f, const struct store_rec *r,
                   void (*extra)(FILE *f, const struct store_rec *r, void *arg), void *arg)
 {
 	char boot[2 * ND_BOOTID_LEN + 1], sha[65], when[32], sbuf[16];
-	store_hex(r->meta.boot_id, ND_BOOTID_LEN, boot);
-	store_hex(r->sha256, 32, sha);
+	nd_hex(r->meta.boot_id, ND_BOOTID_LEN, boot);
+	nd_hex(r->sha256, 32, sha);
 	ctl_iso_time(r->received, when, sizeof when);
 	fprintf(f, "{\"id\":%" PRIu64 ",\"device\":", r->id);
 	ctl_json_str(f, r->meta.device);
@@ -205,7 +206,7 @@ void ctl_json_rec(FILE *f, const struct store_rec *r,
 	fputs(",\"build_ids\":[", f);
 	for (unsigned i = 0; i < r->meta.n_buildids; i++) {
 		char hex[2 * ND_BUILDID_MAX + 1];
-		store_hex(r->meta.buildids[i].id, r->meta.buildids[i].len, hex);
+		nd_hex(r->meta.buildids[i].id, r->meta.buildids[i].len, hex);
 		fprintf(f, "%s{\"build_id\":\"%s\",\"name\":", i ? "," : "", hex);
 		ctl_json_str(f, r->meta.buildids[i].name);
 		fputc('}', f);

@@ -1,13 +1,13 @@
 # collector/groups/groups.mk: crash signatures, grouping, the symbolization worker pool.
 #
-# GRP_OBJS (signature, JSON reader, group tables) need only SQLite and SHA-256;
+# GRP_OBJS (signature, JSON reader, group tables) need only SQLite, SHA-256 and hex;
 # GRP_POOL_OBJS add the worker pool and hooks, which corecastd links with the store.
 # $(GRP_LIB) = libccgroups.a holds both; link it before libccstore.a and
 # libnetdump.a (it uses the store and SHA-256), then $(GRP_LDLIBS).
 
 GRP_CORE_SRCS := collector/groups/json.c collector/groups/signature.c collector/groups/groups.c
 GRP_POOL_SRCS := collector/groups/pool.c collector/groups/hooks.c
-GRP_OBJS      := $(GRP_CORE_SRCS:%.c=$(OBJ)/%.o) $(OBJ)/netdump/sha256.o
+GRP_OBJS      := $(GRP_CORE_SRCS:%.c=$(OBJ)/%.o) $(OBJ)/netdump/sha256.o $(OBJ)/netdump/hex.o
 GRP_POOL_OBJS := $(GRP_POOL_SRCS:%.c=$(OBJ)/%.o)
 GRP_LDLIBS    := $(shell pkg-config --libs sqlite3)
 
@@ -27,7 +27,8 @@ $(BIN)/corecastctl: $(GRP_LIB)
 
 # Unit tests: real SQLite files, sources rebuilt with ASan/UBSan.
 GRP_SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-GRP_SAN_OBJS   := $(GRP_CORE_SRCS:%.c=$(OBJ)/grpsan/%.o) $(OBJ)/grpsan/netdump/sha256.o
+GRP_SAN_OBJS   := $(GRP_CORE_SRCS:%.c=$(OBJ)/grpsan/%.o) $(OBJ)/grpsan/netdump/sha256.o \
+                  $(OBJ)/grpsan/netdump/hex.o
 GRP_TEST_SRCS  := $(wildcard tests/unit/test_groups_*.c)
 GRP_TESTS      := $(GRP_TEST_SRCS:tests/unit/%.c=$(TBIN)/%)
 UNIT_TESTS     += $(GRP_TESTS)

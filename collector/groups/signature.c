@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "netdump/hex.h"
 #include "netdump/sha256.h"
 
 /* Linux generic signal numbers (x86, arm, riscv share them); a fixed table so a
@@ -208,8 +209,7 @@ enum sig_err sig_compute(const char *exe, int signo, const struct sig_frame *fra
 		return SIG_E_NOMEM;
 	}
 	nd_sha256(canon.s, canon.len, digest);
-	for (int i = 0; i < SIG_HEX_LEN / 2; i++)
-		snprintf(out->hex + 2 * i, 3, "%02x", digest[i]);
+	nd_hex(digest, SIG_HEX_LEN / 2, out->hex);
 	out->canonical = canon.s;
 	out->title = title.s;
 	out->frames_used = used;

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "netdump/hex.h"
+
 const char *ks_strerror(enum ks_err e)
 {
 	switch (e) {
@@ -49,27 +51,6 @@ enum ks_err ks_check_id(const char *id)
 		if (id[i] <= 0x20 || id[i] >= 0x7f || id[i] == '#')
 			return KS_E_ID;
 	return KS_OK;
-}
-
-static int unhex(const char *s, size_t n, uint8_t *out)
-{
-	for (size_t i = 0; i < n; i++) {
-		int v;
-		char c = s[i];
-		if (c >= '0' && c <= '9')
-			v = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			v = c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			v = c - 'A' + 10;
-		else
-			return -1;
-		if (i % 2 == 0)
-			out[i / 2] = (uint8_t)(v << 4);
-		else
-			out[i / 2] |= (uint8_t)v;
-	}
-	return 0;
 }
 
 static int cmp_entry(const void *a, const void *b)
@@ -174,15 +155,13 @@ static enum ks_err parse_line(char *line, struct ks_entry *e)
 	if (ks_check_id(w[0]) != KS_OK)
 		return KS_E_ID;
 	strcpy(e->id, w[0]);
-	hl = strlen(w[2]);
 	if (strcmp(w[1], "psk") == 0) {
-		if (hl % 2 || hl / 2 < KS_PSK_MIN || hl / 2 > KS_PSK_MAX ||
-		    unhex(w[2], hl, e->key) < 0)
+		if (nd_unhex_str(w[2], e->key, KS_PSK_MAX, &hl) < 0 || hl < KS_PSK_MIN)
 			return KS_E_KEY;
 		e->kind = KS_PSK;
-		e->keylen = hl / 2;
+		e->keylen = hl;
 	} else if (strcmp(w[1], "cert") == 0) {
-		if (hl != 2 * KS_FP_LEN || unhex(w[2], hl, e->fp) < 0)
+		if (nd_unhex_str(w[2], e->fp, KS_FP_LEN, &hl) < 0 || hl != KS_FP_LEN)
 			return KS_E_FP;
 		e->kind = KS_CERT;
 	} else {

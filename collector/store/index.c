@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "collector/store/store_int.h"
+#include "netdump/hex.h"
 
 /*
  * Schema version 1 (PRAGMA user_version).  The store owns user_version; other
@@ -130,14 +131,14 @@ enum store_err index_insert(struct store *st, uint64_t id, const struct nd_meta 
 	enum store_err e;
 	unsigned nb = m->n_buildids > ND_BUILDIDS_MAX ? ND_BUILDIDS_MAX : m->n_buildids;
 
-	store_hex(m->boot_id, ND_BOOTID_LEN, boot);
-	store_hex(sha, 32, shahex);
+	nd_hex(m->boot_id, ND_BOOTID_LEN, boot);
+	nd_hex(sha, 32, shahex);
 	store_core_name(id, path, sizeof path);
 	for (unsigned i = 0, o = 0; i < nb; i++) {
 		unsigned l = m->buildids[i].len > ND_BUILDID_MAX ? ND_BUILDID_MAX : m->buildids[i].len;
 		if (i)
 			bids[o++] = ' ';
-		store_hex(m->buildids[i].id, l, bids + o);
+		nd_hex(m->buildids[i].id, l, bids + o);
 		o += 2 * l;
 	}
 
@@ -183,7 +184,7 @@ enum store_err index_insert(struct store *st, uint64_t id, const struct nd_meta 
 	for (unsigned i = 0; i < nb; i++) {
 		char hex[2 * ND_BUILDID_MAX + 1];
 		unsigned l = m->buildids[i].len > ND_BUILDID_MAX ? ND_BUILDID_MAX : m->buildids[i].len;
-		store_hex(m->buildids[i].id, l, hex);
+		nd_hex(m->buildids[i].id, l, hex);
 		sqlite3_reset(q);
 		sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
 		sqlite3_bind_int(q, 2, (int)i);
@@ -358,9 +359,11 @@ enum store_err index_each_id(struct store *st, int (*fn)(struct store *st, uint6
 	return STORE_OK;
 }
 
+/* Exactly n bytes of hex, the whole column: rows on disk are not trusted. */
 static int unhex(const char *s, uint8_t *out, size_t n)
 {
-	return strlen(s) == 2 * n ? store_unhex(s, out, n) : -1;
+	size_t l;
+	return nd_unhex_str(s, out, n, &l) == 0 && l == n ? 0 : -1;
 }
 
 static void copy_col(char *dst, size_t n, sqlite3_stmt *q, int col)
@@ -449,7 +452,7 @@ enum store_err store_find(struct store *st, const char *device,
 	                            " AND seq = ?", &q);
 	if (e != STORE_OK)
 		return e;
-	store_hex(boot_id, ND_BOOTID_LEN, boot);
+	nd_hex(boot_id, ND_BOOTID_LEN, boot);
 	sqlite3_bind_text(q, 1, device, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(q, 2, boot, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(q, 3, seq);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "collector/store/store_int.h"
+#include "netdump/hex.h"
 
 /*
  * A spool is three files named by the session key:
@@ -137,7 +138,7 @@ static void spool_free(struct spool *sp)
 static enum store_err io_fail(struct spool *sp, const char *what, int err)
 {
 	char boot[2 * ND_BOOTID_LEN + 1];
-	store_hex(sp->meta.boot_id, ND_BOOTID_LEN, boot);
+	nd_hex(sp->meta.boot_id, ND_BOOTID_LEN, boot);
 	return store_fail(sp->st, store_errno(err), "dump %s/%s/%" PRIu32 ": %s: %s",
 	                  sp->meta.device, boot, sp->meta.seq, what, strerror(err));
 }
@@ -263,7 +264,7 @@ enum store_err store_spool_open(struct store *st, const struct nd_meta *m,
 	sp->meta = *m;
 	sp->meta.device[ND_DEVICE_MAX - 1] = 0;
 	store_key(&sp->meta, sp->key);
-	store_hex(m->boot_id, ND_BOOTID_LEN, boot);
+	nd_hex(m->boot_id, ND_BOOTID_LEN, boot);
 
 	for (struct spool *o = st->spools; o; o = o->next)
 		if (!strcmp(o->key, sp->key)) {
@@ -401,7 +402,7 @@ enum store_err store_commit(struct store *st, const struct nd_meta *m, int tmpfd
 	enum store_err e;
 
 	(void)tmpfd;
-	store_hex(m->boot_id, ND_BOOTID_LEN, boot);
+	nd_hex(m->boot_id, ND_BOOTID_LEN, boot);
 	if ((e = index_next_id(st, &cand)) != STORE_OK)
 		return e;
 	/*
@@ -462,7 +463,7 @@ enum store_err store_spool_finish(struct spool *sp, const uint8_t sha[32], uint6
 	uint8_t got[32];
 	enum store_err e;
 
-	store_hex(sp->meta.boot_id, ND_BOOTID_LEN, boot);
+	nd_hex(sp->meta.boot_id, ND_BOOTID_LEN, boot);
 	if (sp->contiguous < sp->meta.core_size) {
 		e = store_fail(st, STORE_E_INCOMPLETE, "dump %s/%s/%" PRIu32 ": finish with %"
 		               PRIu64 " of %" PRIu64 " bytes", sp->meta.device, boot, sp->meta.seq,
@@ -477,8 +478,8 @@ enum store_err store_spool_finish(struct spool *sp, const uint8_t sha[32], uint6
 	}
 	if (memcmp(got, sha, 32)) {
 		char a[65], b[65];
-		store_hex(sha, 32, a);
-		store_hex(got, 32, b);
+		nd_hex(sha, 32, a);
+		nd_hex(got, 32, b);
 		e = store_fail(st, STORE_E_DIGEST, "dump %s/%s/%" PRIu32 ": SHA-256 mismatch "
 		               "(sender %.16s..., received %.16s...)", sp->meta.device, boot,
 		               sp->meta.seq, a, b);
@@ -506,7 +507,7 @@ enum store_err store_add_core(struct store *st, const struct nd_meta *m, int fd,
 	if (!st->cctx)
 		return store_fail(st, STORE_E_INVAL, "%s: store opened read-only", st->dir);
 	meta.device[ND_DEVICE_MAX - 1] = 0;
-	store_hex(m->boot_id, ND_BOOTID_LEN, boot);
+	nd_hex(m->boot_id, ND_BOOTID_LEN, boot);
 	if ((e = store_find(st, meta.device, meta.boot_id, meta.seq, id)) == STORE_OK)
 		return store_fail(st, STORE_E_EXISTS, "dump %s/%s/%" PRIu32 ": already stored as %"
 		                  PRIu64, meta.device, boot, meta.seq, *id);

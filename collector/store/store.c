@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "collector/store/store_int.h"
+#include "netdump/hex.h"
 
 static const char *const store_errs[] = {
 	[STORE_OK]           = "success",
@@ -66,39 +67,12 @@ struct sqlite3 *store_db(struct store *st) { return st->db; }
 static _Thread_local char open_msg[600];
 const char *store_open_errmsg(void) { return open_msg; }
 
-void store_hex(const uint8_t *p, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = 0;
-}
-
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-int store_unhex(const char *s, uint8_t *out, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(s[2 * i]), lo = hi < 0 ? -1 : hexval(s[2 * i + 1]);
-		if (lo < 0)
-			return -1;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
-}
-
 void store_key(const struct nd_meta *m, char *buf)
 {
 	size_t dl = strnlen(m->device, ND_DEVICE_MAX - 1);
-	store_hex((const uint8_t *)m->device, dl, buf);
+	nd_hex((const uint8_t *)m->device, dl, buf);
 	buf[2 * dl] = '-';
-	store_hex(m->boot_id, ND_BOOTID_LEN, buf + 2 * dl + 1);
+	nd_hex(m->boot_id, ND_BOOTID_LEN, buf + 2 * dl + 1);
 	snprintf(buf + 2 * dl + 1 + 2 * ND_BOOTID_LEN, 10, "-%08" PRIx32, m->seq);
 }
 
@@ -114,9 +88,9 @@ static int parse_key(const char *k, size_t len, struct nd_meta *m)
 	    k[dl + 1 + 2 * ND_BOOTID_LEN] != '-')
 		return -1;
 	uint8_t seq[4];
-	if (store_unhex(k, (uint8_t *)m->device, dl / 2) < 0 ||
-	    store_unhex(k + dl + 1, m->boot_id, ND_BOOTID_LEN) < 0 ||
-	    store_unhex(k + dl + 2 + 2 * ND_BOOTID_LEN, seq, sizeof seq) < 0)
+	if (nd_unhex(k, dl / 2, (uint8_t *)m->device) < 0 ||
+	    nd_unhex(k + dl + 1, ND_BOOTID_LEN, m->boot_id) < 0 ||
+	    nd_unhex(k + dl + 2 + 2 * ND_BOOTID_LEN, sizeof seq, seq) < 0)
 		return -1;
 	m->seq = (uint32_t)seq[0] << 24 | (uint32_t)seq[1] << 16 | (uint32_t)seq[2] << 8 | seq[3];
 	return 0;
@@ -263,19 +237,14 @@ static void recover(struct store *st)
 static void read_host_boot(uint8_t out[16])
 {
 	char buf[64];
-	unsigned n = 0;
+	uint8_t id[16];
 	memset(out, 0, 16);
 	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
 	if (!f)
 		return;
 	if (fgets(buf, sizeof buf, f)) {
-		char digits[33];
-		uint8_t id[16];
-		for (const char *p = buf; *p && *p != '\n' && n < 32; p++)
-			if (*p != '-')   /* the UUID form */
-				digits[n++] = *p;
-		digits[n] = 0;
-		if (n == 32 && store_unhex(digits, id, sizeof id) == 0)
+		buf[strcspn(buf, "\n")] = 0;
+		if (nd_unhex_uuid(buf, id) == 0)
 			memcpy(out, id, 16);
 	}
 	fclose(f);

@@ -23,7 +23,8 @@ all: $(STORE_LIB)
 # Unit tests run on real files and a real SQLite index in a temporary directory,
 # built with ASan/UBSan over a sanitized copy of the store and of SHA-256.
 STORE_SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-STORE_SAN_OBJS   := $(STORE_SRCS:%.c=$(OBJ)/storesan/%.o) $(OBJ)/storesan/netdump/sha256.o
+STORE_SAN_OBJS   := $(STORE_SRCS:%.c=$(OBJ)/storesan/%.o) $(OBJ)/storesan/netdump/sha256.o \
+                    $(OBJ)/storesan/netdump/hex.o
 STORE_TEST_SRCS  := $(wildcard tests/unit/test_store_*.c)
 STORE_TESTS      := $(STORE_TEST_SRCS:tests/unit/%.c=$(TBIN)/%)
 UNIT_TESTS       += $(STORE_TESTS)

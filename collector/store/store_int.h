@@ -123,10 +123,6 @@ void spool_reservations(struct store *st, uint64_t *reserved, uint64_t *pending)
 /* "cores/<id>.core.zst" */
 void store_core_name(uint64_t id, char *buf, size_t n);
 
-/* The inverse of store_hex: exactly 2*n hex digits at s into out[n]; -1 at the first
- * character that is not one (names and rows on disk are not trusted). */
-int store_unhex(const char *s, uint8_t *out, size_t n);
-
 /* Little-endian helpers for the store's own file records. */
 static inline void st_put32(uint8_t *p, uint32_t v)
 {

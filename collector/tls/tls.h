@@ -203,8 +203,4 @@ size_t cctls_fast_seal(struct cctls_conn *k, const uint8_t *msg, size_t len,
 int cctls_fast_open(struct cctls_conn *k, uint8_t *rec, size_t len, uint8_t **plain,
 		    size_t *plen);
 
-/* Hex helpers for keys and fingerprints: 0 or -1 (odd, non-hex, too long). */
-int cctls_unhex(const char *s, uint8_t *out, size_t cap, size_t *len);
-void cctls_hex(const uint8_t *in, size_t len, char *out);
-
 #endif /* CCTLS_TLS_H */

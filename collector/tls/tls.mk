@@ -26,7 +26,8 @@ $(OBJ)/tlssan/%.o: %.c
 .PRECIOUS: $(OBJ)/tlssan/%.o
 
 $(TBIN)/test_tls_%: $(OBJ)/tlssan/tests/unit/test_tls_%.o $(OBJ)/tlssan/collector/tls/tls.o \
-		$(OBJ)/tlssan/collector/tls/fastrec.o $(OBJ)/tlssan/collector/keystore/keystore.o
+		$(OBJ)/tlssan/collector/tls/fastrec.o $(OBJ)/tlssan/collector/keystore/keystore.o \
+		$(OBJ)/tlssan/netdump/hex.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(TLS_SAN) $^ -o $@ $(LDFLAGS) -lcmocka $(TLS_LDLIBS)
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "collector/store/store.h"
+#include "netdump/hex.h"
 
 static int usage(void)
 {
@@ -16,21 +17,6 @@ static int usage(void)
 	        "       [--machine N] [--device-time NS] [--build-id HEX[:NAME]]... FILE\n"
 	        "Prints the stored dump id.\n");
 	return 2;
-}
-
-static int unhex(const char *s, uint8_t *out, size_t max, size_t *len)
-{
-	size_t n = strlen(s);
-	if (n % 2 || n / 2 > max)
-		return -1;
-	for (size_t i = 0; i < n / 2; i++) {
-		unsigned v;
-		if (sscanf(s + 2 * i, "%2x", &v) != 1)
-			return -1;
-		out[i] = (uint8_t)v;
-	}
-	*len = n / 2;
-	return 0;
 }
 
 int main(int argc, char **argv)
@@ -55,7 +41,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--device"))
 			snprintf(m.device, sizeof m.device, "%s", v);
 		else if (!strcmp(a, "--boot")) {
-			if (unhex(v, m.boot_id, ND_BOOTID_LEN, &l) < 0 || l != ND_BOOTID_LEN)
+			if (nd_unhex_str(v, m.boot_id, ND_BOOTID_LEN, &l) < 0 || l != ND_BOOTID_LEN)
 				return fprintf(stderr, "store-import: --boot: 32 hex digits\n"), 2;
 		} else if (!strcmp(a, "--seq"))
 			m.seq = (uint32_t)strtoul(v, NULL, 0);
@@ -85,7 +71,7 @@ int main(int argc, char **argv)
 				return fprintf(stderr, "store-import: --build-id too long\n"), 2;
 			memcpy(hex, v, hl);
 			hex[hl] = 0;
-			if (unhex(hex, b->id, ND_BUILDID_MAX, &l) < 0)
+			if (nd_unhex_str(hex, b->id, ND_BUILDID_MAX, &l) < 0)
 				return fprintf(stderr, "store-import: --build-id: bad hex\n"), 2;
 			b->len = (uint8_t)l;
 			if (colon)

@@ -8,13 +8,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "netdump/hex.h"
 #include "netdump/sha256.h"
-
-static void hex(const uint8_t *d, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", d[i]);
-}
 
 static void check(const void *msg, size_t len, const char *want)
 {
@@ -22,7 +17,7 @@ static void check(const void *msg, size_t len, const char *want)
 	char h[65];
 
 	nd_sha256(msg, len, d);
-	hex(d, 32, h);
+	nd_hex(d, 32, h);
 	assert_string_equal(h, want);
 }
 
@@ -64,7 +59,7 @@ static void million_a(void)
 	for (size_t off = 0, step = 1; off < sizeof a; off += step, step = step % 97 + 1)
 		nd_sha256_update(&s, a + off, off + step > sizeof a ? sizeof a - off : step);
 	nd_sha256_final(&s, d);
-	hex(d, 32, h);
+	nd_hex(d, 32, h);
 	assert_string_equal(h, V_MILLION_A);
 }
 
@@ -102,26 +97,16 @@ static void test_sha256_paths_agree_on_all_lengths(void **state)
 	nd_sha256_force_portable(0);
 }
 
-static void unhex(const char *h, uint8_t *out, size_t *n)
-{
-	*n = strlen(h) / 2;
-	for (size_t i = 0; i < *n; i++) {
-		unsigned v;
-		sscanf(h + 2 * i, "%2x", &v);
-		out[i] = (uint8_t)v;
-	}
-}
-
 static void hmac_case(const char *keyhex, const char *msghex, const char *want, size_t trunc)
 {
 	uint8_t key[256], msg[256], d[32];
 	size_t kl, ml;
 	char h[65];
 
-	unhex(keyhex, key, &kl);
-	unhex(msghex, msg, &ml);
+	assert_int_equal(nd_unhex_str(keyhex, key, sizeof key, &kl), 0);
+	assert_int_equal(nd_unhex_str(msghex, msg, sizeof msg, &ml), 0);
 	nd_hmac_sha256(key, kl, msg, ml, d);
-	hex(d, trunc, h);
+	nd_hex(d, trunc, h);
 	assert_string_equal(h, want);
 }
 

@@ -347,24 +347,6 @@ static void test_config_errors_are_named(void **state)
 	cctls_cfg_free(&c);
 }
 
-static void test_hex_helpers(void **state)
-{
-	uint8_t b[4];
-	size_t n;
-	char s[9];
-
-	(void)state;
-	assert_int_equal(cctls_unhex("00aFff10", b, sizeof b, &n), 0);
-	assert_int_equal(n, 4);
-	assert_int_equal(b[1], 0xaf);
-	cctls_hex(b, 4, s);
-	assert_string_equal(s, "00afff10");
-	assert_int_equal(cctls_unhex("abc", b, sizeof b, &n), -1);
-	assert_int_equal(cctls_unhex("zz", b, sizeof b, &n), -1);
-	assert_int_equal(cctls_unhex("0011223344", b, sizeof b, &n), -1);
-	assert_int_equal(cctls_unhex("", b, sizeof b, &n), -1);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -375,7 +357,6 @@ int main(void)
 		cmocka_unit_test(test_unknown_identity_fails_with_reason),
 		cmocka_unit_test(test_dtls_timer_armed_and_flight_retransmitted),
 		cmocka_unit_test(test_config_errors_are_named),
-		cmocka_unit_test(test_hex_helpers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
