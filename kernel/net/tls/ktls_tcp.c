@@ -233,8 +233,11 @@ enum nd_tx_state ktls_tcp_attempt(struct nd_tx *tx, struct nd_tx_cfg *cfg,
 		 meta->device, mbedtls_ssl_get_ciphersuite(ssl),
 		 (unsigned long)((hal_time_ns() - t0) / 1000), (unsigned long)connect_us);
 
-	/* A whole DATA message per record: no record cut by the 2 KiB record buffer. */
+	/* A whole DATA message per record: no record cut by the 2 KiB record buffer.
+	 * TCP's window and congestion control pace the stream; the sender's own pacer
+	 * would measure TCP's queueing and hold data back for nothing. */
 	cfg->payload = ND_DEFAULT_PAYLOAD;
+	cfg->pace = 0;
 	if (nd_tx_init(tx, cfg, meta, read, rctx) != ND_OK)
 		return fail();
 	nd_stream_init(&st, sbuf, sizeof(sbuf));
