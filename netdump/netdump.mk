@@ -31,7 +31,8 @@ $(TBIN)/test_netdump_%: $(OBJ)/ndsan/tests/unit/test_netdump_%.o $(ND_SAN_OBJS)
 
 # The sender test drives the real corecast-send binary and links its helpers.
 ND_SEND_TEST_OBJS := $(OBJ)/ndsan/collector/corecast-send/endpoint.o \
-                     $(OBJ)/ndsan/collector/corecast-send/buildid.o
+                     $(OBJ)/ndsan/collector/corecast-send/buildid.o \
+                     $(OBJ)/ndsan/collector/elfcore/elfnote.o
 $(TBIN)/test_netdump_send: $(OBJ)/ndsan/tests/unit/test_netdump_send.o $(ND_SAN_OBJS) \
                            $(ND_SEND_TEST_OBJS) | $(BIN)/corecast-send
 	@mkdir -p $(dir $@)

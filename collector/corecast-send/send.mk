@@ -1,7 +1,8 @@
 # collector/corecast-send/send.mk: the host sender, corecast-send(1).
 
 SEND_SRCS := $(wildcard collector/corecast-send/*.c)
-SEND_OBJS := $(SEND_SRCS:%.c=$(OBJ)/%.o) $(OBJ)/collector/serial/coremeta.o
+SEND_OBJS := $(SEND_SRCS:%.c=$(OBJ)/%.o) $(OBJ)/collector/serial/coremeta.o \
+             $(OBJ)/collector/elfcore/elfnote.o
 PROGRAMS  += $(BIN)/corecast-send
 
 # netdump.mk and tls.mk are read after this fragment (sorted order): name the

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "collector/elfcore/elfnote.h"
 #include "kernel/coredump/coredump.h"
 
 const char *coremeta_strerror(enum coremeta_err e)
@@ -95,60 +96,60 @@ static void read_project(const uint8_t *d, size_t n, struct nd_meta *m)
 
 enum coremeta_err coremeta_read(const uint8_t *c, size_t len, struct nd_meta *m, int *has_project)
 {
+	struct elf_view e;
+	struct elf_phdr ph;
+
 	memset(m, 0, sizeof *m);
 	*has_project = 0;
-	if (len < 52 || memcmp(c, "\177ELF", 4) || (c[4] != 1 && c[4] != 2) || c[5] != 1)
+	enum elfv_err ve = elf_view_open(&e, c, len);
+	/* The project note and the Linux notes read here are little-endian layouts. */
+	if (len < 52 || ve == ELFV_E_NOT_ELF || e.be)
 		return COREMETA_E_NOT_ELF;
-	int is64 = c[4] == 2;
-	if (is64 && len < 64)
+	if (ve != ELFV_OK)
 		return COREMETA_E_TRUNCATED;
-	if (rd(c + 16, 2) != 4)
+	if (e.type != 4 /* ET_CORE */)
 		return COREMETA_E_NOT_CORE;
+	int is64 = e.is64;
 	m->core_size = len;
-	m->machine = (uint16_t)rd(c + 18, 2);
-	uint64_t phoff = is64 ? rd(c + 32, 8) : rd(c + 28, 4);
-	unsigned phentsize = (unsigned)rd(c + (is64 ? 54 : 42), 2);
-	unsigned phnum = (unsigned)rd(c + (is64 ? 56 : 44), 2);
-	if (phentsize < (is64 ? 56u : 32u) || phoff > len || (uint64_t)phnum * phentsize > len - phoff)
+	m->machine = e.machine;
+	unsigned phnum = elf_phnum(&e);
+	/* The whole table must be there (its last entry checks the rest). */
+	if (phnum && elf_phdr(&e, phnum - 1, &ph) < 0)
 		return COREMETA_E_TRUNCATED;
 	int notes = 0, have_sig = 0;
 	for (unsigned i = 0; i < phnum; i++) {
-		const uint8_t *ph = c + phoff + (uint64_t)i * phentsize;
-		if (rd(ph, 4) != 4)
+		struct elf_note_iter it;
+		struct elf_note nt;
+		elf_phdr(&e, i, &ph);
+		if (ph.type != ELF_PT_NOTE)
 			continue;
-		uint64_t off = is64 ? rd(ph + 8, 8) : rd(ph + 4, 4);
-		uint64_t sz = is64 ? rd(ph + 32, 8) : rd(ph + 16, 4);
-		if (off > len || sz > len - off)
+		elf_notes_of(&it, &e, &ph);
+		if (it.clipped)
 			return COREMETA_E_TRUNCATED;
 		notes = 1;
-		uint64_t pos = off, end = off + sz;
-		while (end - pos >= 12) {
-			uint64_t nsz = rd(c + pos, 4), dsz = rd(c + pos + 4, 4), type = rd(c + pos + 8, 4);
-			uint64_t npad = (nsz + 3) & ~3ull, dpad = (dsz + 3) & ~3ull;
-			if (npad > end - pos - 12 || dsz > end - pos - 12 - npad)
-				return COREMETA_E_TRUNCATED;
-			const uint8_t *name = c + pos + 12, *d = name + npad;
-			int core_name = nsz == 5 && !memcmp(name, "CORE", 5);
-			if (core_name && type == 3 /* NT_PRPSINFO */) {
+		while (elf_note_next(&it, &nt)) {
+			const uint8_t *d = nt.desc;
+			uint64_t dsz = nt.descsz;
+			int core_name = elf_note_named(&nt, "CORE");
+			if (core_name && nt.type == 3 /* NT_PRPSINFO */) {
 				uint64_t pid_off = is64 ? 24 : 12, fn = is64 ? 40 : 28;
 				if (dsz >= fn + 16) {
 					m->pid = (uint32_t)rd(d + pid_off, 4);
 					cpy(m->exe, sizeof m->exe, d + fn, 16);
 				}
-			} else if (core_name && type == CW_NT_SIGINFO && dsz >= 4) {
+			} else if (core_name && nt.type == CW_NT_SIGINFO && dsz >= 4) {
 				m->signal = (uint32_t)rd(d, 4);
 				have_sig = 1;
-			} else if (core_name && type == 1 /* NT_PRSTATUS */ && !have_sig && !m->signal && dsz >= 14) {
+			} else if (core_name && nt.type == 1 /* NT_PRSTATUS */ && !have_sig && !m->signal &&
+			           dsz >= 14) {
 				m->signal = (uint32_t)rd(d + 12, 2);
-			} else if (nsz == sizeof CW_NOTE_NAME && !memcmp(name, CW_NOTE_NAME, nsz) &&
-			           type == CW_NT_CORECAST) {
+			} else if (elf_note_named(&nt, CW_NOTE_NAME) && nt.type == CW_NT_CORECAST) {
 				*has_project = 1;
 				read_project(d, (size_t)dsz, m);
 			}
-			if (dpad > end - pos - 12 - npad)
-				break;
-			pos += 12 + npad + dpad;
 		}
+		if (it.truncated)
+			return COREMETA_E_TRUNCATED;
 	}
 	return notes ? COREMETA_OK : COREMETA_E_NO_NOTES;
 }

@@ -22,7 +22,8 @@ $(TBIN)/cw_mkcore: $(OBJ)/tests/coredump/cw_mkcore.o $(CW_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) -lpthread
 
 # Unit tests (cmocka) of writer, serial encoder and decoder, all under ASan/UBSan.
-CW_SAN_DEC   := $(OBJ)/cwsan/collector/serial/decode.o $(OBJ)/cwsan/collector/serial/coremeta.o
+CW_SAN_DEC   := $(OBJ)/cwsan/collector/serial/decode.o $(OBJ)/cwsan/collector/serial/coremeta.o \
+                $(OBJ)/cwsan/collector/elfcore/elfnote.o
 CW_TEST_SRCS := $(wildcard tests/unit/test_cw_*.c)
 CW_TESTS     := $(CW_TEST_SRCS:tests/unit/%.c=$(TBIN)/%)
 UNIT_TESTS   += $(CW_TESTS)
