@@ -8,6 +8,7 @@ import pathlib
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -92,6 +93,27 @@ def test_kernel_tls_wrong_key_refused_then_console(kdaemon, tmp_path):
     dumps = H.list_dumps(store)
     assert len(dumps) == 1 and dumps[0]["sha256"] == sha, dumps
     assert H.dump_to(store, dumps[0]["id"], tmp_path / "core") == sha
+
+
+def test_kernel_tls_refused_connection_then_next_endpoint(kdaemon):
+    # Nothing listens on the first port: TCP is reset, the attempts are spent at
+    # once, and the next endpoint (the real collector over tls://) stores the dump.
+    with socket.socket() as sk:           # a TCP port nothing listens on now
+        sk.bind(("127.0.0.1", 0))
+        dead = sk.getsockname()[1]
+    args = (f"{SEGV} corecast.device=kdev corecast.psk={KEY} corecast.retries=1 "
+            f"corecast.endpoint=tls://{knet.HOST}:{dead} "
+            f"corecast.endpoint=tls://{knet.HOST}:{kdaemon.port_of('tls')} poweroff")
+    with knet.NetKernel(args, 180, extra=RNG) as k:
+        out = k.wait().replace("\r", "")
+    assert k.proc.returncode == 0, out[-3000:]
+    tries = re.findall(r"\[net\] core pid=\d+ to (tls://\S+) attempt (\d+): (\S+)", out)
+    assert tries == [(f"tls://{knet.HOST}:{dead}", "1", "failed"),
+                     (f"tls://{knet.HOST}:{dead}", "2", "failed"),
+                     (f"tls://{knet.HOST}:{kdaemon.port_of('tls')}", "1", "stored")], tries
+    assert out.count("[net] tls: connection refused") == 2
+    assert "_COREDUMP_START_" not in out
+    assert len(H.list_dumps(kdaemon.store)) == 1
 
 
 def capture(port, path, run):
