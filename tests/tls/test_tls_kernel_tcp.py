@@ -42,9 +42,9 @@ def kdaemon(make_tls_daemon):
     return d
 
 
-def boot(d, key, scheme="tls", more="", timeout=180):
+def boot(d, key, scheme="tls", more="", timeout=180, prog=SEGV):
     psk = f" corecast.psk={key}" if key else ""
-    args = (f"{SEGV} corecast.device=kdev corecast.endpoint={scheme}://{knet.HOST}:"
+    args = (f"{prog} corecast.device=kdev corecast.endpoint={scheme}://{knet.HOST}:"
             f"{d.port_of(scheme)}{psk} {more} poweroff")
     with knet.NetKernel(args, timeout, extra=RNG) as k:
         out = k.wait()
@@ -136,26 +136,33 @@ def capture(port, path, run):
 @pytest.mark.skipif(not os.path.exists(TCPDUMP) or os.geteuid() != 0,
                     reason="needs tcpdump and root")
 def test_kernel_tls_capture_has_no_core_plaintext_plain_udp_does(kdaemon, tmp_path):
-    # The OPEN names the executable and the core holds its path and strings:
-    # "crashdemo" is on the wire many times over udp://, never over tls://.
+    # The marker is an argument the crashing program ignores: it lives in its
+    # memory (argv on its stack), so it is in the core, and nowhere in the
+    # netdump metadata.  A plain udp:// capture must hold it (else the check could
+    # not fail); a tls:// capture of the same crash must not.
+    marker = "ccmark=K7-PLAINTEXT-7f3a9c1e"
+    halves = (marker[:14].encode(), marker[14:].encode())  # it may straddle two packets
     seen = {}
     for scheme in ("udp", "tls"):
         for attempt in range(3):
-            out, pcap, dropped = capture(kdaemon.port_of(scheme),
-                                         tmp_path / f"{scheme}{attempt}.pcap",
-                                         lambda s=scheme: boot(kdaemon, KEY if s == "tls" else "",
-                                                                     scheme=s))
-            assert f"stored by {scheme}://" in out, "\n".join(l for l in out.splitlines() if "[net]" in l or "bootargs" in l)
+            out, pcap, dropped = capture(
+                kdaemon.port_of(scheme), tmp_path / f"{scheme}{attempt}.pcap",
+                lambda s=scheme: boot(kdaemon, KEY if s == "tls" else "", scheme=s,
+                                      prog=f"{SEGV}:{marker}"))
+            assert f"stored by {scheme}://" in out, "\n".join(
+                l for l in out.splitlines() if "[net]" in l or "bootargs" in l)
             if dropped == 0:
                 break
         assert dropped == 0
         seen[scheme] = pcap
     rows = H.list_dumps(kdaemon.store)
-    assert len(rows) >= 2
-    size = max(r["size"] for r in rows)
-    core = tmp_path / "core"
-    H.dump_to(kdaemon.store, rows[0]["id"], core)
-    assert b"crashdemo" in core.read_bytes()
-    assert len(seen["udp"]) > size and len(seen["tls"]) > size
-    assert b"crashdemo" in seen["udp"], "plain udp capture lacks the marker: the check could not fail"
-    assert b"crashdemo" not in seen["tls"], "core plaintext visible on the wire over tls://"
+    assert len(rows) == 2
+    for r in rows:
+        core = tmp_path / f"core{r['id']}"
+        H.dump_to(kdaemon.store, r["id"], core)
+        assert marker.encode() in core.read_bytes()
+    # the whole transfer is in each capture
+    assert all(len(seen[k]) > max(r["size"] for r in rows) for k in seen)
+    assert any(h in seen["udp"] for h in halves), "plain udp capture lacks the marker"
+    assert not any(h in seen["tls"] for h in halves), "core plaintext visible over tls://"
+    assert b"crashdemo" in seen["udp"] and b"crashdemo" not in seen["tls"]
