@@ -61,8 +61,6 @@ static void drain(struct nd_tx *tx, int fd, struct cctls_client *tls)
 
 static void flush(int fd, struct mmsghdr *mm, unsigned n, struct cctls_client *tls)
 {
-	unsigned done = 0;
-
 	if (tls) {
 		/* One netdump message per record (DTLS: per datagram). */
 		for (unsigned i = 0; i < n && !tls->failed; i++)
@@ -71,17 +69,7 @@ static void flush(int fd, struct mmsghdr *mm, unsigned n, struct cctls_client *t
 		cctls_client_flush(tls);
 		return;
 	}
-	while (done < n) {
-		int r = sendmmsg(fd, mm + done, n - done, 0);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			/* Lost to the network as far as the protocol is concerned. */
-			done++;
-			continue;
-		}
-		done += (unsigned)r;
-	}
+	cctls_send_datagrams(fd, mm, n);
 }
 
 static void human(double bytes, char *buf, size_t n)

@@ -126,6 +126,18 @@ void ccd_flush(struct ccd *d);
 void ccd_ingest(struct ccd *d, struct ccd_listener *lis, const uint8_t *msg, size_t len,
 		const struct sockaddr *from, socklen_t fromlen, uint64_t now_us);
 
+/*
+ * Drain one datagram socket (udp:// or dtls://) in batches of CCD_BATCH, at most 64
+ * batches so that one busy socket cannot starve the others or the timer.  fn gets each
+ * datagram that fit its receive slot (it may change the bytes in place); truncated ones
+ * are counted and dropped.  After each batch the touched sessions are acked and the
+ * answers sent.
+ */
+typedef void (*ccd_datagram_fn)(struct ccd *d, struct ccd_listener *li, uint8_t *buf,
+				size_t len, const struct sockaddr *from, socklen_t fromlen,
+				uint64_t now_us);
+void ccd_drain_datagrams(struct ccd *d, struct ccd_listener *li, ccd_datagram_fn fn);
+
 /* After a batch: one ACK per session that received DATA. */
 void ccd_ack_touched(struct ccd *d, uint64_t now_us);
 

@@ -308,9 +308,16 @@ static void close_listeners(struct ccd *d)
 	}
 }
 
-/* Drain one socket in batches; acks go out after each batch so the sender's
- * window keeps moving while a deep queue is being worked off. */
-static void drain(struct ccd *d, struct ccd_listener *li)
+/* A udp:// datagram: netdump messages as they are. */
+static void udp_datagram(struct ccd *d, struct ccd_listener *li, uint8_t *buf, size_t len,
+			 const struct sockaddr *from, socklen_t fromlen, uint64_t now_us)
+{
+	ccd_ingest(d, li, buf, len, from, fromlen, now_us);
+}
+
+/* Acks go out after each batch so the sender's window keeps moving while a deep
+ * queue is being worked off. */
+void ccd_drain_datagrams(struct ccd *d, struct ccd_listener *li, ccd_datagram_fn fn)
 {
 	/* Bounded so that one busy socket cannot starve the others or the timer. */
 	for (int round = 0; round < 64; round++) {
@@ -340,8 +347,8 @@ static void drain(struct ccd *d, struct ccd_listener *li)
 				d->stats.truncated++;
 				continue;
 			}
-			ccd_ingest(d, li, d->rx_iov[i].iov_base, d->rx_msgs[i].msg_len,
-				   (const struct sockaddr *)&d->rx_addr[i], h->msg_namelen, now);
+			fn(d, li, d->rx_iov[i].iov_base, d->rx_msgs[i].msg_len,
+			   (const struct sockaddr *)&d->rx_addr[i], h->msg_namelen, now);
 		}
 		ccd_ack_touched(d, now);
 		ccd_flush(d);
@@ -512,12 +519,12 @@ static int run(struct ccd *d)
 				ccd_secure_event(d, tag, evs[i].events);
 			else if (tag < (uint32_t)d->n_lis &&
 				 d->lis[tag].l.proto == CCD_PROTO_DTLS)
-				ccd_secure_dtls_drain(d, &d->lis[tag]);
+				ccd_drain_datagrams(d, &d->lis[tag], ccd_secure_dtls_datagram);
 			else if (tag < (uint32_t)d->n_lis &&
 				 d->lis[tag].l.proto == CCD_PROTO_TLS)
 				ccd_secure_accept(d, &d->lis[tag]);
 			else if (tag < (uint32_t)d->n_lis)
-				drain(d, &d->lis[tag]);
+				ccd_drain_datagrams(d, &d->lis[tag], udp_datagram);
 		}
 	}
 	return 0;

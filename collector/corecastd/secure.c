@@ -567,69 +567,36 @@ static void dtls_new(struct ccd *d, struct ccd_listener *li, const uint8_t *buf,
 	sc_insert(x, sc);
 }
 
-void ccd_secure_dtls_drain(struct ccd *d, struct ccd_listener *li)
+void ccd_secure_dtls_datagram(struct ccd *d, struct ccd_listener *li, uint8_t *buf,
+			      size_t len, const struct sockaddr *from, socklen_t fromlen,
+			      uint64_t now)
 {
 	struct ccd_secure *x = d->sec;
+	struct sconn *sc = find_dtls(x, from);
 
-	for (int round = 0; round < 64; round++) {
-		int n;
-		uint64_t now;
-
-		for (int i = 0; i < CCD_BATCH; i++) {
-			d->rx_iov[i].iov_len = d->rx_slot;
-			d->rx_msgs[i].msg_hdr = (struct msghdr){
-				.msg_name = &d->rx_addr[i],
-				.msg_namelen = sizeof d->rx_addr[i],
-				.msg_iov = &d->rx_iov[i],
-				.msg_iovlen = 1,
-			};
-		}
-		n = recvmmsg(li->fd, d->rx_msgs, CCD_BATCH, MSG_DONTWAIT, NULL);
-		if (n <= 0)
-			return;
-		now = ccd_now_us();
-		for (int i = 0; i < n; i++) {
-			struct msghdr *h = &d->rx_msgs[i].msg_hdr;
-			const struct sockaddr *from = (const struct sockaddr *)&d->rx_addr[i];
-			const uint8_t *buf = d->rx_iov[i].iov_base;
-			size_t len = d->rx_msgs[i].msg_len;
-			struct sconn *sc;
-
-			d->stats.datagrams++;
-			if (h->msg_flags & MSG_TRUNC) {
-				d->stats.truncated++;
-				continue;
-			}
-			sc = find_dtls(x, from);
-			if (sc == NULL) {
-				dtls_new(d, li, buf, len, from, h->msg_namelen, now);
-				continue;
-			}
-			if (sc->authed && sc->k.fast.ready) {
-				/* Bulk records are opened in place, without mbedtls
-				 * (collector/tls/fastrec.c says why). */
-				uint8_t *pl;
-				size_t pn;
-				int f = cctls_fast_open(&sc->k, d->rx_iov[i].iov_base, len, &pl, &pn);
-				if (f > 0) {
-					sc->last_ms = now / 1000u;
-					deliver(d, sc, pl, pn, now);
-					continue;
-				}
-				if (f < 0) {
-					x->st.bad_records++;
-					continue;
-				}
-			}
-			cctls_feed(&sc->k, buf, len);
-			if (sc_input(d, sc, now) < 0)
-				sc_close(d, sc);
-		}
-		ccd_ack_touched(d, now);
-		ccd_flush(d);
-		if (n < CCD_BATCH)
-			return;
+	if (sc == NULL) {
+		dtls_new(d, li, buf, len, from, fromlen, now);
+		return;
 	}
+	if (sc->authed && sc->k.fast.ready) {
+		/* Bulk records are opened in place, without mbedtls
+		 * (collector/tls/fastrec.c says why). */
+		uint8_t *pl;
+		size_t pn;
+		int f = cctls_fast_open(&sc->k, buf, len, &pl, &pn);
+		if (f > 0) {
+			sc->last_ms = now / 1000u;
+			deliver(d, sc, pl, pn, now);
+			return;
+		}
+		if (f < 0) {
+			x->st.bad_records++;
+			return;
+		}
+	}
+	cctls_feed(&sc->k, buf, len);
+	if (sc_input(d, sc, now) < 0)
+		sc_close(d, sc);
 }
 
 /* ---- TLS --------------------------------------------------------------- */

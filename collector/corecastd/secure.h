@@ -22,8 +22,10 @@ void ccd_secure_stop(struct ccd *d);
 /* SIGHUP: re-read the key store (the old one stays on error). */
 void ccd_secure_reload(struct ccd *d);
 
-/* A dtls:// listener is readable: datagrams in, handshakes and records. */
-void ccd_secure_dtls_drain(struct ccd *d, struct ccd_listener *li);
+/* One datagram on a dtls:// listener (a ccd_datagram_fn): handshakes and records. */
+void ccd_secure_dtls_datagram(struct ccd *d, struct ccd_listener *li, uint8_t *buf,
+			      size_t len, const struct sockaddr *from, socklen_t fromlen,
+			      uint64_t now_us);
 /* A tls:// listener is readable: accept connections. */
 void ccd_secure_accept(struct ccd *d, struct ccd_listener *li);
 /* Activity on a TLS connection (its epoll tag and events). */

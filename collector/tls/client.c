@@ -105,21 +105,25 @@ void cctls_client_free(struct cctls_client *cl)
 	free(cl->sbuf);
 }
 
-void cctls_client_flush(struct cctls_client *cl)
+void cctls_send_datagrams(int fd, struct mmsghdr *mm, unsigned n)
 {
 	unsigned done = 0;
 
-	while (done < cl->n_out) {
-		int r = sendmmsg(cl->fd, cl->mm + done, cl->n_out - done, 0);
+	while (done < n) {
+		int r = sendmmsg(fd, mm + done, n - done, 0);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			/* ICMP errors, ENOBUFS: a loss as far as netdump is concerned. */
-			done++;
+			done++;   /* refused: a loss as far as netdump is concerned */
 			continue;
 		}
 		done += (unsigned)r;
 	}
+}
+
+void cctls_client_flush(struct cctls_client *cl)
+{
+	cctls_send_datagrams(cl->fd, cl->mm, cl->n_out);
 	cl->n_out = 0;
 }
 

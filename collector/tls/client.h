@@ -60,6 +60,14 @@ size_t cctls_client_overhead(const struct cctls_client *cl);
 int cctls_client_send(struct cctls_client *cl, const uint8_t *msg, size_t len);
 /* Send what is queued. */
 void cctls_client_flush(struct cctls_client *cl);
+
+/*
+ * Send n datagrams on a connected datagram socket, blocking until the kernel took
+ * them.  One it refuses (an ICMP error left by an earlier send, ENOBUFS) is skipped:
+ * to netdump that is a lost packet, which it retransmits.  Shared by the DTLS client
+ * and corecast-send's plain udp:// path.
+ */
+void cctls_send_datagrams(int fd, struct mmsghdr *mm, unsigned n);
 /*
  * Read what the socket holds without blocking and hand every decrypted netdump
  * message to deliver.  Returns -1 when the link failed (peer closed, fatal
