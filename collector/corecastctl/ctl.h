@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "collector/json/json_write.h"
 #include "collector/store/store.h"
 
 /*
@@ -52,8 +53,12 @@ void ctl_human_size(uint64_t n, char *buf, size_t len);
 /* Signal name without "SIG" prefix, e.g. "SEGV"; decimal for unknown numbers. */
 const char *ctl_signame(uint32_t sig, char *buf, size_t n);
 
-/* JSON output helpers: write a quoted, escaped JSON string. */
-void ctl_json_str(FILE *f, const char *s);
+/* JSON output helpers: write a quoted, escaped JSON string (the collector's one
+ * writer, shared with corecast-symbolize: UTF-8 kept, invalid bytes U+FFFD). */
+static inline void ctl_json_str(FILE *f, const char *s)
+{
+	json_write_str(f, s);
+}
 /* Write one dump record as a JSON object (no trailing newline).  Commands that add
  * fields later pass extra, a function printing `,"key":value...` inside the object. */
 void ctl_json_rec(FILE *f, const struct store_rec *r,
