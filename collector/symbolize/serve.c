@@ -10,39 +10,31 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "netdump/hex.h"
+
 /* Cores up to this size are decompressed into memory (a memfd); larger ones into
  * an unnamed file in STORE/tmp, so a huge core costs disk, not RAM. */
 #define SYMSERVE_MEMFD_MAX (64ull << 20)
 
 bool symserve_parse_hint(const char *arg, struct sym_hint *h)
 {
+    uint8_t bin[(sizeof h->build_id - 1) / 2];
+    char digits[sizeof h->build_id];
+    size_t len;
     memset(h, 0, sizeof *h);
     const char *colon = strchr(arg, ':');
     size_t n = colon ? (size_t)(colon - arg) : strlen(arg);
-    if (n < 4 || n % 2 || n >= sizeof h->build_id)
+    if (n >= sizeof digits)
         return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = arg[i];
-        if (c >= 'A' && c <= 'F')
-            c = (char)(c - 'A' + 'a');
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return false;
-        h->build_id[i] = c;
-    }
+    memcpy(digits, arg, n);
+    digits[n] = '\0';
+    if (nd_unhex_str(digits, bin, sizeof bin, &len) < 0 || len < 2)
+        return false;
+    /* re-encoded: the store's paths are lower case */
+    nd_hex(bin, len, h->build_id);
     if (colon)
         snprintf(h->name, sizeof h->name, "%s", colon + 1);
     return true;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 bool symserve_unescape(char *s)
@@ -53,10 +45,11 @@ bool symserve_unescape(char *s)
             *w++ = *r;
             continue;
         }
-        int hi = hexval(r[1]), lo = hi >= 0 ? hexval(r[2]) : -1;
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+        uint8_t byte;
+        /* nd_unhex stops at a NUL after the '%': never reads past the string */
+        if (nd_unhex(r + 1, 1, &byte) < 0 || byte == 0)
             return false;
-        *w++ = (char)(hi << 4 | lo);
+        *w++ = (char)byte;
         r += 2;
     }
     *w = '\0';

@@ -19,6 +19,7 @@
 #include "collector/symbolize/symcache.h"
 #include "collector/symbolize/symstore.h"
 #include "collector/symbolize/unwind_fp.h"
+#include "netdump/hex.h"
 
 const char *sym_strerror(enum sym_err e)
 {
@@ -66,22 +67,17 @@ static void set_detail(char *detail, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
-static void build_id_hex(const unsigned char *bits, int len, char *out, size_t outlen)
-{
-    out[0] = 0;
-    if (len <= 0 || (size_t)len * 2 + 1 > outlen)
-        return;
-    for (int i = 0; i < len; i++)
-        snprintf(out + 2 * i, 3, "%02x", bits[i]);
-}
-
+/* The module's build-id in lower-case hex (the .build-id layout's spelling), "" if none. */
 static bool module_build_id(Dwfl_Module *mod, char *out, size_t outlen)
 {
     const unsigned char *bits;
     GElf_Addr vaddr;
     int len = dwfl_module_build_id(mod, &bits, &vaddr);
-    build_id_hex(bits, len, out, outlen);
-    return out[0] != 0;
+    out[0] = '\0';
+    if (len <= 0 || (size_t)len * 2 + 1 > outlen)
+        return false;
+    nd_hex(bits, (size_t)len, out);
+    return true;
 }
 
 static const char *hint_name_for(const struct sym_options *opt, const char *build_id)

@@ -2,8 +2,10 @@
 SYM_DIR    := collector/symbolize
 SYM_LIB    := $(OBJ)/$(SYM_DIR)/libsymbolize.a
 SYM_SRCS   := corefile.c regs.c symstore.c symcache.c unwind_fp.c symbolize.c sym_json.c serve.c
-# JSON strings are written by the module corecastctl shares (collector/json/json.mk).
-SYM_OBJS   := $(addprefix $(OBJ)/$(SYM_DIR)/,$(SYM_SRCS:.c=.o)) $(JSONW_OBJS)
+# JSON strings are written by the module corecastctl shares (collector/json/json.mk);
+# build-ids are spelled by the project's one hex codec (netdump/hex.c).
+SYM_SHARED := $(JSONW_SRCS) netdump/hex.c
+SYM_OBJS   := $(addprefix $(OBJ)/$(SYM_DIR)/,$(SYM_SRCS:.c=.o)) $(SYM_SHARED:%.c=$(OBJ)/%.o)
 SYM_CFLAGS := $(shell pkg-config --cflags libdw libdebuginfod)
 # libdebuginfod is dlopen'ed on demand (see symstore.c): only its header is needed here.
 SYM_LIBS   := $(shell pkg-config --libs libdw) -lelf -ldl $(shell pkg-config --libs libzstd)
@@ -20,9 +22,9 @@ $(BIN)/corecast-symbolize: $(OBJ)/$(SYM_DIR)/main.o $(SYM_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(SYM_LIBS)
 
 # The same program under AddressSanitizer/UBSan, for the hostile-core tests.
-SYM_ALL_SRCS := $(addprefix $(SYM_DIR)/,$(SYM_SRCS) main.c) $(JSONW_SRCS)
+SYM_ALL_SRCS := $(addprefix $(SYM_DIR)/,$(SYM_SRCS) main.c) $(SYM_SHARED)
 TEST_TOOLS += $(TBIN)/corecast-symbolize-asan
-$(TBIN)/corecast-symbolize-asan: $(SYM_ALL_SRCS) $(wildcard $(SYM_DIR)/*.h collector/json/*.h)
+$(TBIN)/corecast-symbolize-asan: $(SYM_ALL_SRCS) $(wildcard $(SYM_DIR)/*.h $(SYM_SHARED:.c=.h))
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) -I. -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	    -fno-sanitize-recover=undefined $(SYM_CFLAGS) -o $@ $(SYM_ALL_SRCS) $(SYM_LIBS)

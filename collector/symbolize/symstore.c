@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "netdump/hex.h"
+
 /* libdebuginfod is opened only when a server is configured: linking it pulls in
  * libcurl and a TLS stack whose relocation alone costs more than symbolizing a core. */
 static struct {
@@ -60,15 +62,17 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* A build-id as the .build-id layout and debuginfod spell it: 2..64 bytes in lower-case
+ * hex.  Paths are made from it, so anything else (upper case, '/', "..") is refused. */
 static bool hex_ok(const char *h)
 {
-    size_t n = strlen(h);
-    if (n < 4 || n > 128 || n % 2)
+    uint8_t bin[64];
+    char canon[2 * sizeof bin + 1];
+    size_t n;
+    if (nd_unhex_str(h, bin, sizeof bin, &n) < 0 || n < 2)
         return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f')))
-            return false;
-    return true;
+    nd_hex(bin, n, canon);
+    return strcmp(canon, h) == 0;
 }
 
 char *symstore_lookup(const char *store, const char *build_id, const char *suffix)
@@ -110,9 +114,7 @@ bool symstore_file_build_id(const char *path, char *out, size_t outlen)
                 if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
                     memcmp((char *)d->d_buf + no, "GNU", 4) == 0 && nh.n_descsz > 0 &&
                     nh.n_descsz * 2 + 1 <= outlen && nh.n_descsz <= 64) {
-                    const unsigned char *b = (const unsigned char *)d->d_buf + dof;
-                    for (size_t i = 0; i < nh.n_descsz; i++)
-                        snprintf(out + 2 * i, 3, "%02x", b[i]);
+                    nd_hex((const uint8_t *)d->d_buf + dof, nh.n_descsz, out);
                     ok = true;
                 }
             }
