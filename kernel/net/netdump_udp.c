@@ -265,7 +265,7 @@ int net_dump(struct cw_writer *w, uint8_t sha256[32])
 				}
 				hex[64] = 0;
 				k_printf("[net] core pid=%u stored by %s sha256=%s\n", meta.pid, name, hex);
-				report_ram();
+				report_ram(ep->dtls ? "dtls" : ep->tls ? "tls" : "udp");
 				return 0;
 			}
 		}
