@@ -55,13 +55,17 @@ def wait_for(predicate, timeout, what, interval=0.02):
         time.sleep(interval)
 
 
-def read_port_file(path):
+def read_port_file(path, count=1):
+    """The port written to a port file (count=1), or the list of count ports written one
+    per line; None while the file is missing or not complete yet."""
     try:
-        text = pathlib.Path(path).read_text()
+        words = pathlib.Path(path).read_text().split()
     except FileNotFoundError:
         return None
-    text = text.strip()
-    return int(text) if text.isdigit() else None
+    if len(words) != count or not all(w.isdigit() for w in words):
+        return None
+    ports = [int(w) for w in words]
+    return ports[0] if count == 1 else ports
 
 
 def proc_status(pid, key):
@@ -115,7 +119,8 @@ def _tail(path, n=30):
 
 
 class Daemon:
-    """One corecastd process: a temp store, loopback listener(s), stderr to a log file."""
+    """One corecastd process: a temp store, loopback listener(s), stderr to a log file.
+    ports lists the bound port of each listener, in --listen order; port is the first."""
 
     def __init__(self, workdir, store=None, config=None, listen=None, port_file=None):
         self.workdir = pathlib.Path(workdir)
@@ -126,6 +131,7 @@ class Daemon:
         self.port_file = pathlib.Path(port_file) if port_file else self.workdir / "corecastd.port"
         self.proc = None
         self.port = None
+        self.ports = []
         self.runs = 0
         self.log = None
 
@@ -153,9 +159,12 @@ class Daemon:
         def ready():
             if self.proc.poll() is not None:
                 raise RuntimeError(f"corecastd exited {self.proc.returncode} at start:\n"
-                                   + _tail(self.log))
-            return read_port_file(self.port_file)
-        self.port = wait_for(ready, timeout, "corecastd port file")
+                                   + _tail(self.log, 60))
+            return read_port_file(self.port_file, len(self.listen))
+        # corecastd writes one port per listener, one per line.
+        ports = wait_for(ready, timeout, "corecastd port file")
+        self.ports = ports if isinstance(ports, list) else [ports]
+        self.port = self.ports[0]
         return self
 
     @property
@@ -168,6 +177,16 @@ class Daemon:
 
     def endpoint(self):
         return f"udp://{self.host()}:{self.port}"
+
+    def url(self, scheme):
+        """The endpoint of the first listener of that scheme (udp, dtls, tls)."""
+        for l, p in zip(self.listen, self.ports):
+            if l.startswith(scheme + "://"):
+                return f"{scheme}://127.0.0.1:{p}"
+        raise KeyError(scheme)
+
+    def port_of(self, scheme):
+        return int(self.url(scheme).rsplit(":", 1)[1])
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None

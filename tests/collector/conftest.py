@@ -7,55 +7,31 @@ Every daemon a test starts is stopped at teardown with SIGTERM and must exit 0 (
 import pytest
 
 import ccharness as H
-
-
-def _need(path):
-    if not path.exists():
-        pytest.fail(f"{path} is not built (run `make`)", pytrace=False)
+from ccfixtures import core_or_skip, need, procs, stop_daemons  # noqa: F401 (procs: fixture)
 
 
 @pytest.fixture(scope="session")
 def collector_built():
     for p in (H.CORECASTD, H.CORECASTCTL, H.SEND, H.IMPAIR, H.CRASHER):
-        _need(p)
-
-
-def _core(tmp_path_factory, name, **kw):
-    _need(H.CRASHER)
-    try:
-        return H.make_core(tmp_path_factory.mktemp(name), **kw)
-    except H.CoreUnavailable as e:
-        pytest.skip(str(e))
+        need(p)
 
 
 @pytest.fixture(scope="session")
 def core(tmp_path_factory):
     """A real SIGSEGV core of the multi-threaded crasher (about 0.7 MB)."""
-    return _core(tmp_path_factory, "core-small")
+    return core_or_skip(tmp_path_factory, "core-small")
 
 
 @pytest.fixture(scope="session")
 def medium_core(tmp_path_factory):
     """A real core with 4 MiB of incompressible ballast: thousands of datagrams."""
-    return _core(tmp_path_factory, "core-medium", alloc_mib=4)
+    return core_or_skip(tmp_path_factory, "core-medium", alloc_mib=4)
 
 
 @pytest.fixture(scope="session")
 def big_core(tmp_path_factory):
     """A real core with 24 MiB of incompressible ballast, for slow, long transfers."""
-    return _core(tmp_path_factory, "core-big", alloc_mib=24)
-
-
-@pytest.fixture
-def procs():
-    """Registry of background processes (senders, proxies) killed at teardown."""
-    started = []
-    yield started
-    for p in started:
-        proc = getattr(p, "proc", p)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    return core_or_skip(tmp_path_factory, "core-big", alloc_mib=24)
 
 
 @pytest.fixture
@@ -71,15 +47,7 @@ def make_daemon(tmp_path, collector_built):
         daemons.append(d)
         return d
     yield start
-    failures = []
-    for d in daemons:
-        if d.alive():
-            rc = d.stop()
-            if rc != 0:
-                failures.append(f"corecastd ({d.workdir}) exited {rc} on SIGTERM:\n"
-                                + d.log_text()[-2000:])
-    if failures:
-        pytest.fail("\n".join(failures), pytrace=False)
+    stop_daemons(daemons)
 
 
 @pytest.fixture

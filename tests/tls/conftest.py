@@ -5,13 +5,9 @@ import pytest
 
 import tlscerts
 import tlsharness as T
+from ccfixtures import core_or_skip, need, procs, stop_daemons  # noqa: F401 (procs: fixture)
 
 H = T.H
-
-
-def _need(path):
-    if not path.exists():
-        pytest.fail(f"{path} is not built (run `make`)", pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -22,21 +18,13 @@ def certs(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tls_core(tmp_path_factory):
     """A real SIGSEGV core of the crasher (its heap holds T.MARKER)."""
-    _need(H.CRASHER)
-    try:
-        return H.make_core(tmp_path_factory.mktemp("tls-core"))
-    except H.CoreUnavailable as e:
-        pytest.skip(str(e))
+    return core_or_skip(tmp_path_factory, "tls-core")
 
 
 @pytest.fixture(scope="session")
 def big_tls_core(tmp_path_factory):
     """A real crasher core with 16 MiB of incompressible ballast."""
-    _need(H.CRASHER)
-    try:
-        return H.make_core(tmp_path_factory.mktemp("tls-core-big"), alloc_mib=16)
-    except H.CoreUnavailable as e:
-        pytest.skip(str(e))
+    return core_or_skip(tmp_path_factory, "tls-core-big", alloc_mib=16)
 
 
 @pytest.fixture
@@ -44,7 +32,7 @@ def make_tls_daemon(tmp_path, certs):
     """Factory: corecastd on udp+dtls+tls with the fleet certificates configured and a
     key store holding dev-psk (T.PSK) and the fleet device certificate."""
     for p in (H.CORECASTD, H.CORECASTCTL, H.SEND):
-        _need(p)
+        need(p)
     daemons = []
 
     def start(name="ccd", extra="", listen=None, enroll=True, symbolize=0):
@@ -67,22 +55,4 @@ SymbolizeWorkers={symbolize}
         daemons.append(d)
         return d
     yield start
-    failures = []
-    for d in daemons:
-        if d.alive():
-            rc = d.stop()
-            if rc != 0:
-                failures.append(f"corecastd exited {rc} on SIGTERM:\n{d.log_text()[-2000:]}")
-    if failures:
-        pytest.fail("\n".join(failures), pytrace=False)
-
-
-@pytest.fixture
-def procs():
-    started = []
-    yield started
-    for p in started:
-        proc = getattr(p, "proc", p)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    stop_daemons(daemons)

@@ -14,45 +14,8 @@ MARKER = b"CORECAST-CRASHER-MARKER-7f3a9c"          # tests/tools/crasher.c keep
 
 
 class TlsDaemon(H.Daemon):
-    """A corecastd whose port file lists one port per listener, in --listen order."""
-
-    def start(self, listen=None, timeout=15):
-        if listen:
-            self.listen = listen
-        self.runs += 1
-        self.log = self.workdir / f"corecastd.{self.runs}.log"
-        if self.port_file.exists():
-            self.port_file.unlink()
-        args = [str(H.CORECASTD), "--store", str(self.store), "--port-file", str(self.port_file)]
-        for l in self.listen:
-            args += ["--listen", l]
-        if self.config:
-            args += ["--config", str(self.config)]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                                     stderr=open(self.log, "w"), cwd=self.workdir)
-
-        def ready():
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"corecastd exited {self.proc.returncode} at start:\n"
-                                   + self.log_text()[-3000:])
-            try:
-                lines = self.port_file.read_text().split()
-            except FileNotFoundError:
-                return None
-            return [int(p) for p in lines] if len(lines) == len(self.listen) else None
-        self.ports = H.wait_for(ready, timeout, "corecastd port file")
-        self.port = self.ports[0]
-        return self
-
-    def url(self, scheme):
-        """The endpoint of the first listener of that scheme."""
-        for l, p in zip(self.listen, self.ports):
-            if l.startswith(scheme + "://"):
-                return f"{scheme}://127.0.0.1:{p}"
-        raise KeyError(scheme)
-
-    def port_of(self, scheme):
-        return int(self.url(scheme).rsplit(":", 1)[1])
+    """A corecastd with secure listeners: key store reloads and the secure counters.
+    (Ports per listener, url() and port_of() come from ccharness.Daemon.)"""
 
     def hup(self):
         before = self.log_text().count("device key store ")
