@@ -5,6 +5,7 @@
 #include "kernel/net/virtio_net.h"
 #include "kernel/net/tls/ktls.h"
 #include "kernel/coredump/coredump.h"
+#include "netdump/hex.h"
 #include "netdump/tx.h"
 #include "lwip/dns.h"
 #include "lwip/stats.h"
@@ -259,11 +260,7 @@ int net_dump(struct cw_writer *w, uint8_t sha256[32])
 			if (st == ND_TX_DONE_STORED) {
 				memcpy(sha256, nd_tx_digest(&tx), 32);
 				char hex[65];
-				for (int b = 0; b < 32; b++) {
-					hex[2 * b] = "0123456789abcdef"[sha256[b] >> 4];
-					hex[2 * b + 1] = "0123456789abcdef"[sha256[b] & 15];
-				}
-				hex[64] = 0;
+				nd_hex(sha256, 32, hex);
 				k_printf("[net] core pid=%u stored by %s sha256=%s\n", meta.pid, name, hex);
 				report_ram(ep->dtls ? "dtls" : ep->tls ? "tls" : "udp");
 				return 0;
