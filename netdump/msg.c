@@ -281,7 +281,7 @@ enum nd_err nd_decode(const uint8_t *buf, size_t len, struct nd_msg *m)
 		o->nonce = nd_get_u64(p);
 		o->window = nd_get_u32(p + 8);
 		o->max_payload = nd_get_u16(p + 12);
-		/* p[14..15]: flags, reserved: sent as 0, ignored */
+		o->flags = nd_get_u16(p + 14);   /* unknown bits are ignored */
 		if (!window_ok(o->window) || !payload_ok(o->max_payload))
 			return ND_E_FIELD;
 		return decode_meta(p + OPEN_FIXED, n - OPEN_FIXED, &o->meta);
@@ -294,7 +294,7 @@ enum nd_err nd_decode(const uint8_t *buf, size_t len, struct nd_msg *m)
 		a->window = nd_get_u32(p + 8);
 		a->max_payload = nd_get_u16(p + 12);
 		a->nranges = p[14];
-		/* p[15]: reserved */
+		a->flags = p[15];                /* unknown bits are ignored */
 		a->resume = nd_get_u64(p + 16);
 		if (a->nranges > ND_OPEN_ACK_MAX_RANGES)
 			return ND_E_TOO_MANY;
@@ -547,7 +547,7 @@ enum nd_err nd_encode(const struct nd_msg *m, uint8_t *out, size_t cap, size_t *
 		w64(&w, o->nonce);
 		w32(&w, o->window);
 		w16(&w, o->max_payload);
-		w16(&w, 0);
+		w16(&w, o->flags);
 		e = encode_meta(&w, &o->meta);
 		break;
 	}
@@ -561,7 +561,7 @@ enum nd_err nd_encode(const struct nd_msg *m, uint8_t *out, size_t cap, size_t *
 		w32(&w, a->window);
 		w16(&w, a->max_payload);
 		w8(&w, a->nranges);
-		w8(&w, 0);
+		w8(&w, a->flags);
 		w64(&w, a->resume);
 		e = put_ranges(&w, a->ranges, a->nranges, a->resume);
 		break;

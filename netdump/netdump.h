@@ -40,7 +40,13 @@
  * payload (1232) so an OPEN is never fragmented. */
 #define ND_OPEN_MAX         1232
 #define ND_TEXT_MAX         127  /* human-readable text in REFUSE and RESULT */
-#define ND_ACK_MAX_SACK     8    /* selective-ack ranges per ACK */
+/* Selective-ack ranges per ACK.  Every v1 sender accepts ND_ACK_BASE_SACK; one
+ * whose OPEN sets ND_OPEN_F_WIDE_SACK accepts up to ND_ACK_MAX_SACK, enough to
+ * describe every hole of a 2048-packet window at a few % loss in one ACK.  A
+ * full ACK (30 + 16 * 64 = 1054 bytes) plus IPv6 and UDP headers still fits the
+ * IPv6 minimum MTU (1280), so it is never fragmented. */
+#define ND_ACK_BASE_SACK    8
+#define ND_ACK_MAX_SACK     64
 #define ND_OPEN_ACK_MAX_RANGES 8 /* held ranges beyond the resume point in OPEN_ACK */
 #define ND_WINDOW_MAX       65535u /* largest window (packets) either side may state */
 
@@ -53,6 +59,11 @@ enum nd_type {
 	ND_T_FINISH = 6,    /* sender -> collector: size and SHA-256 of the whole core */
 	ND_T_RESULT = 7,    /* collector -> sender: stored / digest mismatch / refused */
 };
+
+/* OPEN flags (a sender's capabilities; a collector ignores bits it does not know). */
+#define ND_OPEN_F_WIDE_SACK     0x0001u  /* ACKs may carry up to ND_ACK_MAX_SACK ranges */
+/* OPEN_ACK flags (what the collector will do; a sender ignores unknown bits). */
+#define ND_OPEN_ACK_F_WIDE_SACK 0x01u    /* ACKs will carry up to ND_ACK_MAX_SACK ranges */
 
 /* Decoder, encoder and framing errors. */
 enum nd_err {
@@ -113,6 +124,7 @@ struct nd_open {
 	uint64_t nonce;            /* sender's choice; echoed in OPEN_ACK / REFUSE */
 	uint32_t window;           /* packets the sender wants in flight (>= 1) */
 	uint16_t max_payload;      /* largest DATA payload the sender will send */
+	uint16_t flags;            /* ND_OPEN_F_* */
 	struct nd_meta meta;       /* device identity and crash metadata */
 };
 
@@ -122,6 +134,7 @@ struct nd_open_ack {
 	uint16_t max_payload;      /* largest DATA payload accepted */
 	uint64_t resume;           /* bytes [0, resume) already held */
 	uint8_t nranges;           /* further ranges held beyond resume */
+	uint8_t flags;             /* ND_OPEN_ACK_F_* */
 	struct nd_range ranges[ND_OPEN_ACK_MAX_RANGES];
 };
 

@@ -18,6 +18,7 @@ static void check(const struct nd_rx *rx)
 #ifdef ND_DEBUG
 	ND_ASSERT(rx->cum <= rx->size);
 	ND_ASSERT(rx->nranges <= ND_RX_MAX_RANGES);
+	ND_ASSERT(rx->sack_max == ND_ACK_BASE_SACK || rx->sack_max == ND_ACK_MAX_SACK);
 	uint64_t prev = rx->cum;
 	for (uint32_t i = 0; i < rx->nranges; i++) {
 		ND_ASSERT(rx->r[i].start > prev);       /* above cum, not adjacent */
@@ -52,10 +53,16 @@ void nd_rx_set_window(struct nd_rx *rx, uint32_t window)
 	rx->window_bytes = (uint64_t)window * rx->max_payload;
 }
 
+void nd_rx_set_open_flags(struct nd_rx *rx, uint16_t open_flags)
+{
+	rx->sack_max = (open_flags & ND_OPEN_F_WIDE_SACK) ? ND_ACK_MAX_SACK : ND_ACK_BASE_SACK;
+}
+
 void nd_rx_init(struct nd_rx *rx, uint64_t size, uint32_t window, uint32_t max_payload)
 {
 	__builtin_memset(rx, 0, sizeof *rx);
 	rx->size = size;
+	rx->sack_max = ND_ACK_BASE_SACK;
 	if (max_payload < ND_PAYLOAD_MIN)
 		max_payload = ND_PAYLOAD_MIN;
 	if (max_payload > ND_PAYLOAD_MAX)
@@ -189,7 +196,7 @@ void nd_rx_ack(const struct nd_rx *rx, struct nd_ack *ack)
 		}
 	if (first < rx->nranges)
 		ack->sack[ack->nsack++] = rx->r[first];
-	for (uint32_t i = 0; i < rx->nranges && ack->nsack < ND_ACK_MAX_SACK; i++)
+	for (uint32_t i = 0; i < rx->nranges && ack->nsack < rx->sack_max; i++)
 		if (i != first)
 			ack->sack[ack->nsack++] = rx->r[i];
 }
@@ -212,6 +219,7 @@ void nd_rx_open_ack(const struct nd_rx *rx, struct nd_open_ack *oa)
 	oa->max_payload = (uint16_t)rx->max_payload;
 	oa->resume = rx->cum;
 	oa->nranges = 0;
+	oa->flags = rx->sack_max > ND_ACK_BASE_SACK ? ND_OPEN_ACK_F_WIDE_SACK : 0;
 	for (uint32_t i = 0; i < rx->nranges && oa->nranges < ND_OPEN_ACK_MAX_RANGES; i++)
 		oa->ranges[oa->nranges++] = rx->r[i];
 }

@@ -50,6 +50,7 @@ struct nd_rx {
 	uint64_t recent_off;    /* offset of the latest NEW/DUPLICATE packet */
 	uint32_t echo;          /* tsval of the latest in-session DATA */
 	uint8_t has_echo;
+	uint8_t sack_max;       /* ranges per ACK the sender accepts */
 	struct nd_rx_stats st;
 };
 
@@ -59,6 +60,15 @@ void nd_rx_init(struct nd_rx *rx, uint64_t size, uint32_t window, uint32_t max_p
 /* After a collector restart: the spool durably holds [0, contiguous).  Forgets
  * every other range.  contiguous is clamped to size. */
 void nd_rx_restore(struct nd_rx *rx, uint64_t contiguous);
+
+/*
+ * Apply the flags of the OPEN being answered: a sender that sets
+ * ND_OPEN_F_WIDE_SACK gets ACKs of up to ND_ACK_MAX_SACK ranges (and an OPEN_ACK
+ * saying so), any other ND_ACK_BASE_SACK, which every v1 decoder accepts.  Call
+ * before nd_rx_open_ack on every OPEN: a reopening sender may be another program.
+ * nd_rx_init starts at ND_ACK_BASE_SACK.
+ */
+void nd_rx_set_open_flags(struct nd_rx *rx, uint16_t open_flags);
 
 /* Change the receive window (e.g. on config reload); takes effect in the next ack. */
 void nd_rx_set_window(struct nd_rx *rx, uint32_t window);
@@ -75,17 +85,19 @@ uint64_t nd_rx_contiguous(const struct nd_rx *rx);
 int nd_rx_complete(const struct nd_rx *rx);
 
 /*
- * Fill an ACK: cum, timestamp echo, window and up to ND_ACK_MAX_SACK ranges —
- * the range holding the latest packet first (what the sender most needs to
- * learn), then the lowest ranges (the oldest holes).
+ * Fill an ACK: cum, timestamp echo, window and up to the sender's limit of
+ * ranges (nd_rx_set_open_flags) — the range holding the latest packet first
+ * (what the sender most needs to learn), then the lowest ranges in ascending
+ * order (they border the oldest holes, which hold the window's lower edge).
  */
 void nd_rx_ack(const struct nd_rx *rx, struct nd_ack *ack);
-/* nd_rx_ack + nd_encode into out (cap >= ND_HDR_LEN + 18 + 16 * ND_ACK_MAX_SACK). */
+/* nd_rx_ack + nd_encode into out (cap >= ND_HDR_LEN + 18 + 16 * ND_ACK_MAX_SACK,
+ * i.e. 1054 bytes, is always enough). */
 enum nd_err nd_rx_build_ack(const struct nd_rx *rx, uint64_t cookie,
                             uint8_t *out, size_t cap, size_t *len);
 
-/* Fill an OPEN_ACK for this session: window, max_payload, resume = cum, and the
- * lowest held ranges.  The caller sets nonce (the OPEN's) before encoding. */
+/* Fill an OPEN_ACK for this session: window, max_payload, resume = cum, the
+ * lowest held ranges and the flags (ND_OPEN_ACK_F_WIDE_SACK when granted).  The caller sets nonce (the OPEN's) before encoding. */
 void nd_rx_open_ack(const struct nd_rx *rx, struct nd_open_ack *oa);
 
 #endif /* NETDUMP_RX_H */

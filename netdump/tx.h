@@ -154,6 +154,7 @@ struct nd_tx {
 	uint64_t lost_scan;      /* lowest packet that may be marked lost */
 	struct nd_range held[ND_OPEN_ACK_MAX_RANGES]; /* from OPEN_ACK, beyond base */
 	uint8_t nheld;
+	uint8_t sack_cap;        /* ranges per ACK the collector sends at most (OPEN_ACK) */
 	struct nd_tx_slot slot[ND_TX_WINDOW_MAX];
 
 	/* the digest covers first-time sends in offset order; 'hashed' only grows */

@@ -145,15 +145,18 @@ static void refuse(struct ccd *d, struct ccd_listener *li, const struct sockaddr
 	ccd_send(d, li->fd, to, tolen, buf, len);
 }
 
-static void send_open_ack(struct ccd *d, struct ccd_session *s, uint64_t nonce)
+static void send_open_ack(struct ccd *d, struct ccd_session *s, const struct nd_open *o)
 {
 	struct nd_msg a;
 
 	memset(&a, 0, sizeof a);
 	a.type = ND_T_OPEN_ACK;
 	a.cookie = s->cookie;
+	/* ACKs follow what this OPEN's sender decodes (it may be another program
+	 * than the one that started the session). */
+	nd_rx_set_open_flags(&s->rx, o->flags);
 	nd_rx_open_ack(&s->rx, &a.u.open_ack);
-	a.u.open_ack.nonce = nonce;
+	a.u.open_ack.nonce = o->nonce;
 	send_msg(d, s->fd, (struct sockaddr *)&s->peer, s->peerlen, &a);
 }
 
@@ -257,7 +260,7 @@ static void on_open(struct ccd *d, struct ccd_listener *li, const struct nd_open
 		bind_peer(d, s, li, from, fromlen);
 		s->last_ms = now_ms;
 		d->stats.resumes++;
-		send_open_ack(d, s, o->nonce);
+		send_open_ack(d, s, o);
 		ccd_info("reopen %s: holding %llu of %llu bytes", who(m, w, sizeof w),
 			 (unsigned long long)nd_rx_contiguous(&s->rx),
 			 (unsigned long long)m->core_size);
@@ -290,7 +293,7 @@ static void on_open(struct ccd *d, struct ccd_listener *li, const struct nd_open
 		bind_peer(d, s, li, from, fromlen);
 		s->started_ms = s->last_ms = now_ms;
 		d->stats.resumes++;
-		send_open_ack(d, s, o->nonce);
+		send_open_ack(d, s, o);
 		ccd_info("reopen %s: already stored as dump %llu", who(m, w, sizeof w),
 			 (unsigned long long)id);
 		return;
@@ -348,7 +351,7 @@ static void on_open(struct ccd *d, struct ccd_listener *li, const struct nd_open
 		ccd_sess_insert(&d->ss, s);
 		bind_peer(d, s, li, from, fromlen);
 		s->started_ms = s->last_ms = now_ms;
-		send_open_ack(d, s, o->nonce);
+		send_open_ack(d, s, o);
 		return;
 	}
 	if (se == STORE_E_NOSPACE) {
@@ -388,7 +391,7 @@ static void on_open(struct ccd *d, struct ccd_listener *li, const struct nd_open
 		d->stats.resumes++;
 	else
 		d->stats.opens++;
-	send_open_ack(d, s, o->nonce);
+	send_open_ack(d, s, o);
 
 	ccd_addr_str(from, a, sizeof a);
 	ccd_info("open %s pid=%u signal=%u exe=%s size=%llu cause=\"%s\" from %s: %s%llu",

@@ -15,6 +15,8 @@ MAGIC = b"ND"
 VERSION = 1
 OPEN, OPEN_ACK, REFUSE, DATA, ACK, FINISH, RESULT = range(1, 8)
 STORED, DIGEST_MISMATCH, REFUSED = 0, 1, 2
+WIDE_SACK = 1                      # OPEN and OPEN_ACK flags bit 0 (spec 4.5)
+BASE_SACK, MAX_SACK = 8, 64        # SACK ranges per ACK without / with WIDE_SACK
 
 
 def header(mtype, cookie=0):
@@ -26,12 +28,12 @@ def tlv(tag, value):
 
 
 def encode_open(nonce, window, max_payload, device, boot_id, seq, size, machine=62, pid=1,
-                signal=11, exe="ndclient"):
+                signal=11, exe="ndclient", flags=0):
     meta = (tlv(1, device.encode()) + tlv(2, boot_id) + tlv(3, struct.pack(">I", seq)) +
             tlv(4, struct.pack(">Q", size)) + tlv(5, struct.pack(">H", machine)) +
             tlv(6, struct.pack(">I", pid)) + tlv(7, struct.pack(">I", signal)) +
             tlv(8, exe.encode()))
-    return header(OPEN) + struct.pack(">QIHH", nonce, window, max_payload, 0) + meta
+    return header(OPEN) + struct.pack(">QIHH", nonce, window, max_payload, flags) + meta
 
 
 def encode_data(cookie, offset, payload, tsval=0):
@@ -50,7 +52,8 @@ def decode(buf):
     t, cookie = buf[3], struct.unpack(">Q", buf[4:12])[0]
     m = {"type": t, "cookie": cookie}
     if t == OPEN_ACK and len(buf) >= 36:
-        m["nonce"], m["window"], m["max_payload"], nr = struct.unpack(">QIHB", buf[12:27])
+        m["nonce"], m["window"], m["max_payload"], nr, m["flags"] = \
+            struct.unpack(">QIHBB", buf[12:28])
         m["resume"] = struct.unpack(">Q", buf[28:36])[0]
     elif t == REFUSE and len(buf) >= 26:
         m["nonce"], m["retry_after_ms"], m["reason"], tl = struct.unpack(">QIBB", buf[12:26])
@@ -58,6 +61,10 @@ def decode(buf):
     elif t == ACK and len(buf) >= 30:
         m["cum"], m["tsecr"], m["window"], m["nsack"], m["flags"] = \
             struct.unpack(">QIIBB", buf[12:30])
+        if m["nsack"] > MAX_SACK or len(buf) != 30 + 16 * m["nsack"]:
+            return None
+        m["sack"] = [struct.unpack(">QQ", buf[30 + 16 * i:46 + 16 * i])
+                     for i in range(m["nsack"])]
     elif t == RESULT and len(buf) >= 48:
         m["code"], m["reason"], tl = buf[12], buf[13], buf[14]
         m["sha256"] = buf[16:48]
@@ -71,7 +78,7 @@ class Session:
     """One dump session over a UDP socket of our own."""
 
     def __init__(self, host, port, device, data, boot_id=None, seq=1, window=32,
-                 payload=1024, family=socket.AF_INET):
+                 payload=1024, family=socket.AF_INET, wide_sack=False):
         self.addr = (host, port)
         self.sock = socket.socket(family, socket.SOCK_DGRAM)
         self.sock.bind(("::1" if family == socket.AF_INET6 else "127.0.0.1", 0))
@@ -80,19 +87,24 @@ class Session:
         self.seq, self.window, self.payload = seq, window, payload
         self.cookie = None
         self.cum = 0
+        self.wide_sack = wide_sack
+        self.sack_limit = BASE_SACK   # ranges per ACK this session allows (from OPEN_ACK)
 
     def recv(self, timeout):
         self.sock.settimeout(timeout)
         try:
-            return decode(self.sock.recv(65536))
+            m = decode(self.sock.recv(65536))
         except socket.timeout:
             return None
+        if m and m["type"] == ACK and m["nsack"] > self.sack_limit:
+            raise AssertionError(f"ACK with {m['nsack']} SACK ranges, limit {self.sack_limit}")
+        return m
 
     def open(self, attempts=10):
         """OPEN until OPEN_ACK or REFUSE; returns the reply dict."""
         nonce = int.from_bytes(os.urandom(8), "big")
         msg = encode_open(nonce, self.window, self.payload, self.device, self.boot_id,
-                          self.seq, len(self.data))
+                          self.seq, len(self.data), flags=WIDE_SACK if self.wide_sack else 0)
         for _ in range(attempts):
             self.sock.sendto(msg, self.addr)
             deadline = time.monotonic() + 0.5
@@ -104,6 +116,8 @@ class Session:
                         self.cum = m["resume"]
                         self.window = min(self.window, m["window"])
                         self.payload = min(self.payload, m["max_payload"])
+                        granted = self.wide_sack and m["flags"] & WIDE_SACK
+                        self.sack_limit = MAX_SACK if granted else BASE_SACK
                     return m
         raise TimeoutError("no answer to OPEN")
 

@@ -26,6 +26,35 @@ def test_spec_written_sender_stores_byte_identical(daemon, core, tmp_path, store
     assert int(row["seq"]) == 7 and int(row["signal"]) == 11
 
 
+def test_sack_ranges_per_ack_follow_the_open_flag(daemon, core):
+    # 20 holes (every other packet of the first 40): a sender that sets WIDE_SACK is
+    # told about every held range in one ACK, the latest first, then ascending; one
+    # that does not (any decoder written to the first text) never gets more than 8.
+    data = core["path"].read_bytes()
+    for wide, want in ((False, N.BASE_SACK), (True, 20)):
+        s = N.Session("127.0.0.1", daemon.port, f"dev-sack-{int(wide)}", data, seq=11,
+                      window=64, payload=1024, wide_sack=wide)
+        ack = s.open()
+        assert ack["type"] == N.OPEN_ACK
+        assert bool(ack["flags"] & N.WIDE_SACK) == wide
+        for k in range(1, 41, 2):
+            s.sock.sendto(N.encode_data(s.cookie, 1024 * k, data[1024 * k:1024 * (k + 1)],
+                                        tsval=k), s.addr)
+        last = None
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and (last is None or last["tsecr"] != 39):
+            m = s.recv(0.5)      # recv fails the test on an ACK above the limit
+            if m and m["type"] == N.ACK:
+                last = m
+        assert last and last["tsecr"] == 39 and last["cum"] == 0, last
+        assert last["nsack"] == want
+        assert last["sack"][0] == (1024 * 39, 1024 * 40)
+        assert [r for r in last["sack"][1:]] == [(1024 * k, 1024 * (k + 1))
+                                                 for k in range(1, 2 * want - 1, 2)]
+        s.close()
+    assert daemon.alive()
+
+
 def test_finish_acknowledged_before_the_verdict(daemon, core):
     # Verification blocks the collector, so it first answers FINISH with an ACK for the
     # whole core: a sender's silence clock restarts when verification starts.

@@ -55,12 +55,14 @@ static void test_open_roundtrip_with_every_field_at_its_maximum(void **state)
 	in.u.open.nonce = 0xdeadbeefcafef00dULL;
 	in.u.open.window = 1024;
 	in.u.open.max_payload = ND_DEFAULT_PAYLOAD;
+	in.u.open.flags = ND_OPEN_F_WIDE_SACK | 0x8000;   /* unknown bits travel too */
 	full_meta(&in.u.open.meta);
 	roundtrip(&in, &out, &len);
 	assert_true(len <= ND_OPEN_MAX);
 	assert_true(out.u.open.nonce == in.u.open.nonce);
 	assert_int_equal(out.u.open.window, 1024);
 	assert_int_equal(out.u.open.max_payload, ND_DEFAULT_PAYLOAD);
+	assert_int_equal(out.u.open.flags, ND_OPEN_F_WIDE_SACK | 0x8000);
 	assert_memory_equal(&out.u.open.meta, &in.u.open.meta, sizeof in.u.open.meta);
 }
 
@@ -93,6 +95,7 @@ static void test_open_ack_ack_refuse_finish_result_roundtrip(void **state)
 	in.u.open_ack.max_payload = 9000;
 	in.u.open_ack.resume = 4096;
 	in.u.open_ack.nranges = ND_OPEN_ACK_MAX_RANGES;
+	in.u.open_ack.flags = ND_OPEN_ACK_F_WIDE_SACK;
 	for (int i = 0; i < ND_OPEN_ACK_MAX_RANGES; i++)
 		in.u.open_ack.ranges[i] = (struct nd_range){ 5000 + 100 * i, 5050 + 100 * i };
 	roundtrip(&in, &out, &len);
@@ -111,6 +114,9 @@ static void test_open_ack_ack_refuse_finish_result_roundtrip(void **state)
 		in.u.ack.sack[i] = (struct nd_range){ (1 << 20) + 10 + 1000 * i, (1 << 20) + 500 + 1000 * i };
 	roundtrip(&in, &out, &len);
 	assert_memory_equal(&out.u.ack, &in.u.ack, sizeof in.u.ack);
+	/* the largest ACK is never fragmented: IPv6 minimum MTU - IPv6 - UDP */
+	assert_int_equal(len, ND_HDR_LEN + 18 + 16 * ND_ACK_MAX_SACK);
+	assert_true(len <= 1280 - 40 - 8);
 
 	memset(&in, 0, sizeof in);
 	in.type = ND_T_REFUSE;

@@ -107,13 +107,14 @@ static void test_ack_reports_latest_range_first_then_lowest(void **state)
 	for (int k = 1; k <= 12; k++)
 		nd_rx_data(&rx, 2000u * k, 1000, (uint32_t)k);
 	nd_rx_data(&rx, 2000u * 7, 500, 99);   /* duplicate, but the latest arrival */
+	/* a sender that did not ask for wide SACK gets the base count */
 	nd_rx_ack(&rx, &a);
 	assert_int_equal(a.cum, 0);
-	assert_int_equal(a.nsack, ND_ACK_MAX_SACK);
+	assert_int_equal(a.nsack, ND_ACK_BASE_SACK);
 	assert_int_equal(a.sack[0].start, 14000);
 	assert_int_equal(a.tsecr, 99);
 	uint64_t want = 2000;
-	for (int i = 1; i < ND_ACK_MAX_SACK; i++, want += 2000) {
+	for (int i = 1; i < ND_ACK_BASE_SACK; i++, want += 2000) {
 		if (want == 14000)
 			want += 2000;
 		assert_int_equal(a.sack[i].start, want);
@@ -124,8 +125,50 @@ static void test_ack_reports_latest_range_first_then_lowest(void **state)
 	struct nd_msg m;
 	assert_int_equal(nd_decode(out, len, &m), ND_OK);
 	assert_int_equal(m.type, ND_T_ACK);
-	assert_int_equal(m.u.ack.nsack, ND_ACK_MAX_SACK);
+	assert_int_equal(m.u.ack.nsack, ND_ACK_BASE_SACK);
 	assert_int_equal(nd_rx_build_ack(&rx, 42, out, 40, &len), ND_E_NOSPACE);
+
+	/* one that did gets all 12, in the same order */
+	nd_rx_set_open_flags(&rx, ND_OPEN_F_WIDE_SACK);
+	nd_rx_ack(&rx, &a);
+	assert_int_equal(a.nsack, 12);
+	assert_int_equal(a.sack[0].start, 14000);
+	want = 2000;
+	for (int i = 1; i < 12; i++, want += 2000) {
+		if (want == 14000)
+			want += 2000;
+		assert_int_equal(a.sack[i].start, want);
+		assert_int_equal(a.sack[i].end, want + 1000);
+	}
+	/* and unknown flag bits change nothing */
+	nd_rx_set_open_flags(&rx, 0xfffe);
+	nd_rx_ack(&rx, &a);
+	assert_int_equal(a.nsack, ND_ACK_BASE_SACK);
+}
+
+/* A wide ACK is capped at ND_ACK_MAX_SACK ranges and fits one unfragmented
+ * IPv6 datagram (1280 - 40 - 8 bytes of message). */
+static void test_wide_ack_capped_and_fits_ipv6_minimum(void **state)
+{
+	struct nd_ack a;
+	(void)state;
+	nd_rx_init(&rx, 1000000, 1000, 1000);
+	nd_rx_set_open_flags(&rx, ND_OPEN_F_WIDE_SACK);
+	for (int k = 1; k <= 100; k++)   /* 100 ranges, every other packet */
+		nd_rx_data(&rx, 2000u * k, 1000, (uint32_t)k);
+	assert_int_equal(rx.nranges, 100);
+	nd_rx_ack(&rx, &a);
+	assert_int_equal(a.nsack, ND_ACK_MAX_SACK);
+	assert_int_equal(a.sack[0].start, 200000);   /* the latest */
+	for (int i = 1; i < ND_ACK_MAX_SACK; i++)
+		assert_int_equal(a.sack[i].start, 2000u * i);
+	uint8_t out[1280 - 48];
+	size_t len;
+	assert_int_equal(nd_rx_build_ack(&rx, 42, out, sizeof out, &len), ND_OK);
+	assert_int_equal(len, ND_HDR_LEN + 18 + 16 * ND_ACK_MAX_SACK);
+	struct nd_msg m;
+	assert_int_equal(nd_decode(out, len, &m), ND_OK);
+	assert_memory_equal(m.u.ack.sack, a.sack, sizeof a.sack);
 }
 
 static void test_restore_and_open_ack(void **state)
@@ -141,6 +184,13 @@ static void test_restore_and_open_ack(void **state)
 	assert_int_equal(oa.ranges[0].start, 5000);
 	assert_int_equal(oa.window, 64);
 	assert_int_equal(oa.max_payload, 1424);
+	assert_int_equal(oa.flags, 0);
+	nd_rx_set_open_flags(&rx, ND_OPEN_F_WIDE_SACK);
+	nd_rx_open_ack(&rx, &oa);
+	assert_int_equal(oa.flags, ND_OPEN_ACK_F_WIDE_SACK);
+	nd_rx_set_open_flags(&rx, 0);     /* a later OPEN from an older sender */
+	nd_rx_open_ack(&rx, &oa);
+	assert_int_equal(oa.flags, 0);
 
 	/* a restarted collector knows only what its spool holds contiguously */
 	nd_rx_init(&rx, 50000, 64, 1424);
@@ -206,6 +256,7 @@ int main(void)
 		cmocka_unit_test(test_window_and_end_limits),
 		cmocka_unit_test(test_range_set_full_still_progresses),
 		cmocka_unit_test(test_ack_reports_latest_range_first_then_lowest),
+		cmocka_unit_test(test_wide_ack_capped_and_fits_ipv6_minimum),
 		cmocka_unit_test(test_restore_and_open_ack),
 		cmocka_unit_test(test_random_arrivals_match_bitmap),
 	};

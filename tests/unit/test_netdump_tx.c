@@ -204,6 +204,7 @@ struct coll {
 	int drop_finishes;     /* ignore this many FINISH messages */
 	int corrupt;           /* flip a spool byte before verifying */
 	int silent;            /* answer nothing at all */
+	int narrow;            /* a collector predating wide SACK: ignores OPEN flags */
 	uint64_t opens, data_in, data_new, finishes, bad_cookie;
 	int max_inflight_seen; /* for stop-and-wait: DATA beyond cum+payload */
 	uint64_t acks_pending;
@@ -253,6 +254,7 @@ static void coll_input(struct coll *c, struct link *back, uint64_t now, const ui
 		                      c->meta.seq, "sender", 6);
 		r.type = ND_T_OPEN_ACK;
 		r.cookie = c->cookie;
+		nd_rx_set_open_flags(&c->rx, c->narrow ? 0 : m.u.open.flags);
 		nd_rx_open_ack(&c->rx, &r.u.open_ack);
 		r.u.open_ack.nonce = m.u.open.nonce;
 		coll_send(back, now, &r);
@@ -310,7 +312,7 @@ static void coll_input(struct coll *c, struct link *back, uint64_t now, const ui
 /* One ACK per batch: sent when nothing more is about to arrive this instant. */
 static void coll_flush_acks(struct coll *c, struct link *back, uint64_t now)
 {
-	static uint8_t out[1024];
+	static uint8_t out[ND_HDR_LEN + 18 + 16 * ND_ACK_MAX_SACK];
 	size_t len;
 	if (!c->acks_pending)
 		return;
@@ -953,6 +955,94 @@ static void test_truncated_ack_holes_found_at_range_boundaries(void **state)
 	assert_int_equal(st.retransmits, 9);
 }
 
+/* One window with 20 holes, delivered as one batch to a real nd_rx that acks
+ * once: 20 holes need 21 SACK ranges.  With wide SACK (the sender asks in OPEN,
+ * the collector grants in OPEN_ACK) that single ACK describes every hole and the
+ * sender resends exactly the 20 lost packets at once: after one round trip the
+ * collector holds the whole window.  A collector that only sends the base 8
+ * ranges (one predating wide SACK) describes the 7 lowest holes and the one
+ * below the latest range, so the rest wait for later round trips. */
+static struct nd_rx rx;
+
+static unsigned holes_repaired_in_one_round_trip(int narrow)
+{
+	struct nd_msg m;
+	uint8_t ackbuf[ND_HDR_LEN + 18 + 16 * ND_ACK_MAX_SACK];
+	size_t len;
+	const uint64_t npk = 80, rtt = 2000;
+
+	sim_setup(&S, 200000, 128, 1000, 21);
+	len = nd_tx_poll(&S.tx, 0, pbuf, sizeof pbuf);
+	assert_int_equal(nd_decode(pbuf, len, &m), ND_OK);
+	assert_int_equal(m.type, ND_T_OPEN);
+	assert_true(m.u.open.flags & ND_OPEN_F_WIDE_SACK);
+	uint64_t nonce = m.u.open.nonce;
+	nd_rx_init(&rx, 200000, 128, 1000);
+	nd_rx_set_open_flags(&rx, narrow ? 0 : m.u.open.flags);
+	memset(&m, 0, sizeof m);
+	m.type = ND_T_OPEN_ACK;
+	m.cookie = 9;
+	nd_rx_open_ack(&rx, &m.u.open_ack);
+	m.u.open_ack.nonce = nonce;
+	assert_int_equal(m.u.open_ack.flags, narrow ? 0 : ND_OPEN_ACK_F_WIDE_SACK);
+	assert_int_equal(nd_encode(&m, pbuf, sizeof pbuf, &len), ND_OK);
+	assert_int_equal(nd_tx_input(&S.tx, rtt, pbuf, len), ND_OK);
+
+	/* packets 1, 5, 9 .. 77 are lost; the rest arrive in one batch */
+	for (uint64_t k = 0; k < npk; k++) {
+		uint64_t now = rtt + 1000 * k;   /* further apart than the reordering allowance */
+		len = nd_tx_poll(&S.tx, now, pbuf, sizeof pbuf);
+		assert_int_equal(len, ND_DATA_HDR_LEN + 1000);
+		assert_int_equal(nd_decode(pbuf, len, &m), ND_OK);
+		assert_int_equal(m.u.data.offset, 1000 * k);
+		if (k % 4 != 1)
+			assert_int_equal(nd_rx_data(&rx, m.u.data.offset, m.u.data.len, m.u.data.tsval),
+			                 ND_RX_NEW);
+	}
+	assert_int_equal(rx.nranges, 20);
+	assert_int_equal(nd_rx_contiguous(&rx), 1000);
+	assert_int_equal(nd_rx_build_ack(&rx, 9, ackbuf, sizeof ackbuf, &len), ND_OK);
+	uint64_t t_ack = rtt + 1000 * npk + rtt / 2;
+	assert_int_equal(nd_tx_input(&S.tx, t_ack, ackbuf, len), ND_OK);
+
+	/* what the sender sends now reaches the collector one round trip after
+	 * the batch: count the holes it repairs, in order, before new data */
+	unsigned repaired = 0;
+	uint64_t next_hole = 1;
+	for (;;) {
+		len = nd_tx_poll(&S.tx, t_ack, pbuf, sizeof pbuf);
+		if (len == 0)
+			break;
+		assert_int_equal(nd_decode(pbuf, len, &m), ND_OK);
+		if (m.u.data.offset >= 1000 * npk)
+			break;                                   /* new data: repairs are done */
+		assert_int_equal(m.u.data.offset % 4000, 1000);  /* never a held packet */
+		assert_true(m.u.data.offset >= 1000 * next_hole);
+		next_hole = m.u.data.offset / 1000 + 4;
+		assert_int_equal(nd_rx_data(&rx, m.u.data.offset, m.u.data.len, m.u.data.tsval),
+		                 ND_RX_NEW);
+		repaired++;
+	}
+	return repaired;
+}
+
+static void test_wide_sack_repairs_every_hole_in_one_round_trip(void **state)
+{
+	(void)state;
+	unsigned wide = holes_repaired_in_one_round_trip(0);
+	printf("   20 holes in one batch: %u repaired in the first round trip with wide SACK, ",
+	       wide);
+	assert_int_equal(wide, 20);
+	assert_int_equal(nd_rx_contiguous(&rx), 80000);   /* the whole window is held */
+	struct nd_tx_stats st;
+	nd_tx_stats(&S.tx, &st);
+	assert_int_equal(st.retransmits, 20);
+	unsigned narrow = holes_repaired_in_one_round_trip(1);
+	printf("%u with 8 ranges per ACK\n", narrow);
+	assert_int_equal(narrow, 8);
+	assert_true(nd_rx_contiguous(&rx) < 80000);
+}
+
 /* Once the rate is known, DATA leaves at the pacing rate: a poll right after a
  * release gets nothing, nd_tx_timeout names the next departure, and over 2 ms
  * of polls at those times the bytes released match the rate (within the 2 ms
@@ -1094,6 +1184,7 @@ int main(void)
 		cmocka_unit_test(test_stream_framing_transfer),
 		cmocka_unit_test(test_one_percent_loss_costs_less_than_half),
 		cmocka_unit_test(test_truncated_ack_holes_found_at_range_boundaries),
+		cmocka_unit_test(test_wide_sack_repairs_every_hole_in_one_round_trip),
 		cmocka_unit_test(test_pacer_releases_at_its_rate),
 		cmocka_unit_test(test_pacing_keeps_queue_short_at_long_rtt),
 	};
