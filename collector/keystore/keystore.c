@@ -313,10 +313,11 @@ enum ks_err ks_save(const struct keystore *ks, const char *path)
 		const uint8_t *b = en->kind == KS_PSK ? en->key : en->fp;
 		size_t bl = en->kind == KS_PSK ? en->keylen : KS_FP_LEN;
 
-		fprintf(f, "%s %s ", en->id, en->kind == KS_PSK ? "psk" : "cert");
-		for (size_t j = 0; j < bl; j++)
-			fprintf(f, "%02x", b[j]);
-		fputc('\n', f);
+		char hex[2 * KS_PSK_MAX + 1];
+		_Static_assert(KS_FP_LEN <= KS_PSK_MAX, "a fingerprint fits the hex buffer");
+
+		nd_hex(b, bl, hex);
+		fprintf(f, "%s %s %s\n", en->id, en->kind == KS_PSK ? "psk" : "cert", hex);
 	}
 	/* Write order for crash safety: data durable in the temporary file,
 	 * then the rename, then the directory entry durable. */
