@@ -24,9 +24,9 @@ HOST = "10.0.2.2"
 class NetKernel(kqemu.Kernel):
     """One QEMU instance with a virtio-net device on user networking."""
 
-    def __init__(self, bootargs, timeout=120, mac=None, extra=()):
+    def __init__(self, bootargs, timeout=120, mac=None, extra=(), kernel=None):
         nic = "virtio-net-device,netdev=n0" + (f",mac={mac}" if mac else "")
-        args = kqemu.QEMU + ["-kernel", str(kqemu.KERNEL), "-append", bootargs,
+        args = kqemu.QEMU + ["-kernel", str(kernel or kqemu.KERNEL), "-append", bootargs,
                              "-device", nic, "-netdev", "user,id=n0"] + list(extra)
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT)

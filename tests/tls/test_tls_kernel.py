@@ -37,10 +37,11 @@ def kdaemon(make_tls_daemon):
     return d
 
 
-def boot(d, key, extra=RNG, more="", port=None, timeout=180, prog=SEGV):
+def boot(d, key, extra=RNG, more="", port=None, timeout=180, prog=SEGV, kernel=None):
+    psk = f"corecast.psk={key}" if key else ""
     args = (f"{prog} corecast.device=kdev corecast.endpoint=dtls://{knet.HOST}:"
-            f"{port or d.port} corecast.psk={key} {more} poweroff")
-    with knet.NetKernel(args, timeout, extra=extra) as k:
+            f"{port or d.port} {psk} {more} poweroff")
+    with knet.NetKernel(args, timeout, extra=extra, kernel=kernel) as k:
         out = k.wait()
     assert k.proc.returncode == 0, out[-3000:]
     return out.replace("\r", "")
@@ -121,3 +122,29 @@ def test_kernel_dtls_capture_has_no_core_plaintext(kdaemon, tmp_path):
     H.dump_to(kdaemon.store, rows[0]["id"], core)
     assert b"crashdemo" in core.read_bytes()
     assert b"crashdemo" not in data
+
+
+def test_kernel_key_compiled_in_from_build_key_file(kdaemon, tmp_path):
+    """Real builds carry the device key from a file named at build time, not from the
+    boot arguments: a kernel built with K_TLS_KEYFILE= authenticates with no
+    corecast.psk= at all, and the key never appears on the console."""
+    keyfile = tmp_path / "device.psk"
+    keyfile.write_text(KEY + "\n")
+    build = tmp_path / "build"
+    r = subprocess.run(["make", "-s", "-C", str(knet.kqemu.ROOT), "-j2", f"BUILD={build}",
+                        f"K_TLS_KEYFILE={keyfile}", "kernel"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:]
+    kernel = build / "riscv64-virt" / "kernel.elf"
+    out = boot(kdaemon, None, kernel=kernel)
+    assert "[net] dtls: authenticated as kdev" in out, out[-3000:]
+    m = re.search(r"\[net\] core pid=\d+ stored by dtls://\S+ sha256=([0-9a-f]{64})", out)
+    assert m, out[-3000:]
+    rows = H.list_dumps(kdaemon.store)
+    assert len(rows) == 1 and rows[0]["sha256"] == m.group(1)
+    assert KEY not in out
+
+    # The same test build without the key file and without corecast.psk= has no key.
+    out = boot(kdaemon, None, more="corecast.endpoint=serial corecast.retries=0")
+    assert "no key (corecast.psk=, or a kernel built with K_TLS_KEYFILE=)" in out, out[-3000:]
+    assert len(H.list_dumps(kdaemon.store)) == 1
