@@ -10,6 +10,7 @@
 #include "collector/corecastd/log.h"
 #include "collector/groups/pool.h"
 #include "collector/store/store.h"
+#include "netdump/hex.h"
 #include "netdump/netdump.h"
 #include "netdump/rx.h"
 
@@ -32,7 +33,7 @@ static const char *who(const struct nd_meta *m, char *buf, size_t n)
 {
 	char dev[ND_DEVICE_MAX], boot[2 * ND_BOOTID_LEN + 1];
 
-	store_hex(m->boot_id, ND_BOOTID_LEN, boot);
+	nd_hex(m->boot_id, ND_BOOTID_LEN, boot);
 	snprintf(buf, n, "device=%s boot=%s seq=%u", clean(m->device, dev, sizeof dev), boot,
 		 m->seq);
 	return buf;
