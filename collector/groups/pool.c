@@ -23,6 +23,7 @@
 #include "collector/groups/groups.h"
 #include "collector/groups/hooks.h"
 #include "collector/store/store.h"
+#include "netdump/hex.h"
 
 #define POOL_MAX_WORKERS  64
 #define POOL_QUEUE_MAX    4096     /* in memory; the rest waits as 'pending' rows */
@@ -462,7 +463,7 @@ static char **worker_argv(struct pool *p, struct job *j)
 		char hex[2 * ND_BUILDID_MAX + 1], *arg;
 		if (b->len == 0 || b->len > ND_BUILDID_MAX)
 			continue;
-		store_hex(b->id, b->len, hex);
+		nd_hex(b->id, b->len, hex);
 		if (asprintf(&arg, "%s%s%.*s", hex, b->name[0] ? ":" : "",
 			     (int)strnlen(b->name, ND_NAME_MAX), b->name) < 0)
 			continue;
@@ -1017,7 +1018,7 @@ static size_t job_line(struct pool *p, const struct job *j, char *line, size_t c
 		char hex[2 * ND_BUILDID_MAX + 1];
 		if (b->len == 0 || b->len > ND_BUILDID_MAX || len + sizeof(hex) + 16 > cap)
 			continue;
-		store_hex(b->id, b->len, hex);
+		nd_hex(b->id, b->len, hex);
 		len += (size_t)snprintf(line + len, cap - len, " buildid=%s", hex);
 		if (b->name[0]) {
 			line[len++] = ':';

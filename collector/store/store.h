@@ -6,7 +6,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "netdump/hex.h"
 #include "netdump/meta.h"
 
 struct sqlite3;
@@ -241,9 +240,5 @@ void store_reader_close(struct store_reader *rd);
 /* Session key for m into buf (at least STORE_KEY_MAX bytes). */
 #define STORE_KEY_MAX (2 * ND_DEVICE_MAX + 1 + 2 * ND_BOOTID_LEN + 1 + 8 + 1)
 void store_key(const struct nd_meta *m, char *buf);
-
-/* Lower-case hex of n bytes into out (2n+1 bytes): netdump/hex.h's nd_hex, which new
- * code calls directly; this name stays for the callers that still use it. */
-static inline void store_hex(const uint8_t *p, size_t n, char *out) { nd_hex(p, n, out); }
 
 #endif /* COLLECTOR_STORE_H */
