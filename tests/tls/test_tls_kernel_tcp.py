@@ -9,8 +9,10 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -42,10 +44,10 @@ def kdaemon(make_tls_daemon):
     return d
 
 
-def boot(d, key, scheme="tls", more="", timeout=180, prog=SEGV):
+def boot(d, key, scheme="tls", more="", timeout=180, prog=SEGV, ep=None):
     psk = f" corecast.psk={key}" if key else ""
-    args = (f"{prog} corecast.device=kdev corecast.endpoint={scheme}://{knet.HOST}:"
-            f"{d.port_of(scheme)}{psk} {more} poweroff")
+    ep = ep or f"{scheme}://{knet.HOST}:{d.port_of(scheme)}"
+    args = f"{prog} corecast.device=kdev corecast.endpoint={ep}{psk} {more} poweroff"
     with knet.NetKernel(args, timeout, extra=RNG) as k:
         out = k.wait()
     assert k.proc.returncode == 0, out[-3000:]
@@ -166,3 +168,349 @@ def test_kernel_tls_capture_has_no_core_plaintext_plain_udp_does(kdaemon, tmp_pa
     assert any(h in seen["udp"] for h in halves), "plain udp capture lacks the marker"
     assert not any(h in seen["tls"] for h in halves), "core plaintext visible over tls://"
     assert b"crashdemo" in seen["udp"] and b"crashdemo" not in seen["tls"]
+
+
+class TcpRelay:
+    """A TCP relay on 127.0.0.1 in front of a collector port, for tls:// under stress.
+
+    cut_after=N: the first connection is reset (RST both ways, SO_LINGER 0) once N bytes
+    have gone from the device to the collector; later connections pass untouched.
+    With stall=True it is not reset but goes silent there instead: nothing more is
+    read from the device (its TCP window closes) and the collector hears nothing.
+    chunk=(lo, hi), delay=s: every read is forwarded in pieces of lo..hi bytes, each
+    after a pause of delay seconds (seeded, so a run is repeatable).  It relays a byte
+    stream: it can re-cut and delay TCP segments but cannot drop one (TCP below it
+    repairs loss before the relay sees the data)."""
+
+    def __init__(self, target_port, cut_after=None, chunk=None, delay=0.0, seed=7,
+                 stall=False):
+        self.target = ("127.0.0.1", target_port)
+        self.cut_after = cut_after
+        self.stall = stall
+        self.chunk, self.delay = chunk, delay
+        self.rng = __import__("random").Random(seed)
+        self.conns = 0
+        self.cuts = 0
+        self.up_bytes = []                # bytes device->collector, per connection
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if stall:   # a small buffer, so that the stall closes the device's window
+            self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(8)
+        self.port = self.lsock.getsockname()[1]
+        self.socks = []
+        self.stalled = threading.Event()        # set by stop(): ends a stalled connection
+        self.stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopped:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            try:
+                u = socket.create_connection(self.target, timeout=10)
+            except OSError:
+                c.close()
+                continue
+            u.settimeout(None)
+            for s in (c, u):
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.socks += [c, u]
+            idx = self.conns
+            self.conns += 1
+            self.up_bytes.append(0)
+            cut = self.cut_after if self.cut_after is not None and self.cuts == 0 else None
+            if cut is not None:
+                self.cuts += 1
+            threading.Thread(target=self._pump, args=(c, u, idx, cut), daemon=True).start()
+            threading.Thread(target=self._pump, args=(u, c, None, None), daemon=True).start()
+
+    def _reset(self, *socks):
+        for s in socks:
+            try:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.close()
+            except OSError:
+                pass
+
+    def _pump(self, src, dst, idx, cut):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    dst.shutdown(socket.SHUT_WR)
+                    return
+                if idx is not None:
+                    if cut is not None and self.up_bytes[idx] + len(data) >= cut:
+                        keep = cut - self.up_bytes[idx]
+                        dst.sendall(data[:keep])
+                        self.up_bytes[idx] += keep
+                        if self.stall:
+                            self.stalled.wait()   # read nothing more: the device's
+                        self._reset(src, dst)     # window closes, the collector hears nothing
+                        return
+                    self.up_bytes[idx] += len(data)
+                off = 0
+                while off < len(data):
+                    n = len(data) - off
+                    if self.chunk:
+                        n = min(n, self.rng.randint(*self.chunk))
+                    if self.delay:
+                        time.sleep(self.delay)
+                    dst.sendall(data[off:off + n])
+                    off += n
+        except OSError:
+            self._reset(src, dst)
+
+    def stop(self):
+        self.stopped = True
+        self.stalled.set()
+        self.lsock.close()
+        for s in self.socks:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+
+BIG = "run=crashdemo:mode=segv:mem=4 corecast.scope=writable"
+
+
+def test_kernel_tls_connection_reset_mid_transfer_resumes(kdaemon, tmp_path):
+    # The relay resets the first TCP connection after 1 MB of the ~4 MiB core: the
+    # kernel's attempt fails, the next attempt connects again, handshakes again and
+    # netdump resumes from what the collector holds; one row, byte-identical.
+    relay = TcpRelay(kdaemon.port_of("tls"), cut_after=1_000_000)
+    try:
+        args = (f"{BIG} corecast.device=kdev corecast.psk={KEY} corecast.retries=2 "
+                f"corecast.endpoint=tls://{knet.HOST}:{relay.port} poweroff")
+        with knet.NetKernel(args, 240, extra=RNG) as k:
+            out = k.wait().replace("\r", "")
+        assert k.proc.returncode == 0, out[-3000:]
+    finally:
+        relay.stop()
+    tries = re.findall(r"\[net\] core pid=\d+ to tls://\S+ attempt (\d+): (\S+)[^\n]*? size=(\d+) "
+                       r"[^\n]* opens=(\d+) resume=(\d+)", out)
+    assert [t[:2] for t in tries] == [("1", "failed"), ("2", "stored")], \
+        "\n".join(l for l in out.splitlines() if "[net]" in l)
+    size, resume = int(tries[1][2]), int(tries[1][4])
+    # resumed past the cut: the collector held (most of) the first megabyte
+    assert 500_000 < resume < size, (resume, size)
+    assert out.count("[net] tls: authenticated as kdev") == 2
+    assert relay.conns == 2 and relay.cuts == 1
+    # the second connection carried only what the collector lacked
+    assert relay.up_bytes[1] < size - 400_000, (relay.up_bytes, size)
+    m = re.search(r"\[net\] core pid=\d+ stored by tls://\S+ sha256=([0-9a-f]{64})", out)
+    assert m and "_COREDUMP_START_" not in out
+    rows = H.list_dumps(kdaemon.store)
+    assert len(rows) == 1 and rows[0]["sha256"] == m.group(1) and rows[0]["size"] == size
+    assert H.dump_to(kdaemon.store, rows[0]["id"], tmp_path / "core") == m.group(1)
+
+
+def test_kernel_tls_stalled_connection_times_out_then_resumes(kdaemon, tmp_path):
+    # The first connection goes silent after 1 MB without being closed: TCP on the
+    # device sees a closed window, not an error.  The attempt must still end after
+    # corecast.timeout of collector silence, and the next one resume.
+    relay = TcpRelay(kdaemon.port_of("tls"), cut_after=1_000_000, stall=True)
+    try:
+        args = (f"{BIG} corecast.device=kdev corecast.psk={KEY} corecast.retries=1 "
+                f"corecast.timeout=2 corecast.endpoint=tls://{knet.HOST}:{relay.port} poweroff")
+        with knet.NetKernel(args, 120, extra=RNG) as k:
+            out = k.wait().replace("\r", "")
+        assert k.proc.returncode == 0, out[-3000:]
+    finally:
+        relay.stop()
+    tries = re.findall(r"\[net\] core pid=\d+ to tls://\S+ attempt (\d+): (\S+)[^\n]*? "
+                       r"us=(\d+)[^\n]* resume=(\d+)", out)
+    net = "\n".join(l for l in out.splitlines() if "[net]" in l)
+    assert [t[:2] for t in tries] == [("1", "failed"), ("2", "stored")], net
+    assert "attempt 1: failed collector not answering (timeout)" in out, net
+    assert 2_000_000 <= int(tries[0][2]) < 10_000_000, net
+    assert int(tries[1][3]) > 500_000, net
+    m = re.search(r"\[net\] core pid=\d+ stored by tls://\S+ sha256=([0-9a-f]{64})", out)
+    rows = H.list_dumps(kdaemon.store)
+    assert len(rows) == 1 and rows[0]["sha256"] == m.group(1)
+    assert H.dump_to(kdaemon.store, rows[0]["id"], tmp_path / "core") == m.group(1)
+
+
+def test_kernel_tls_through_delaying_rechunking_relay(kdaemon, tmp_path):
+    """Both directions re-cut into pieces of 1..1400 bytes, each held 1 ms: records
+    and the collector's answers arrive split at arbitrary points and late.  This is a
+    byte-stream relay: it cannot drop a TCP segment (the host's TCP under it has
+    already repaired any loss), so loss itself is not exercised here."""
+    relay = TcpRelay(kdaemon.port_of("tls"), chunk=(1, 1400), delay=0.001)
+    try:
+        args = (f"{SEGV} corecast.device=kdev corecast.psk={KEY} corecast.retries=0 "
+                f"corecast.endpoint=tls://{knet.HOST}:{relay.port} poweroff")
+        with knet.NetKernel(args, 180, extra=RNG) as k:
+            out = k.wait().replace("\r", "")
+        assert k.proc.returncode == 0, out[-3000:]
+    finally:
+        relay.stop()
+    net = "\n".join(l for l in out.splitlines() if "[net]" in l)
+    assert re.search(r"attempt 1: stored ", out), net
+    m = re.search(r"\[net\] core pid=\d+ stored by tls://\S+ sha256=([0-9a-f]{64})", out)
+    rows = H.list_dumps(kdaemon.store)
+    assert len(rows) == 1 and rows[0]["sha256"] == m.group(1)
+    assert H.dump_to(kdaemon.store, rows[0]["id"], tmp_path / "core") == m.group(1)
+    assert relay.up_bytes[0] > rows[0]["size"]    # the whole core went through the relay
+
+
+@pytest.mark.parametrize("scheme", ["tls", "dtls"])
+def test_kernel_secure_to_ipv6_endpoint(make_tls_daemon, scheme, tmp_path):
+    # QEMU's user network advertises fec0::/64 (the kernel takes a SLAAC address)
+    # and forwards fec0::2 to the host's ::1, where the collector listens.
+    d = make_tls_daemon(listen=[f"{scheme}://[::1]:0"], enroll=False)
+    assert T.ctl_devices(d.store, "add", "kdev", "--psk", KEY).returncode == 0
+    d.hup()
+    ep = f"{scheme}://[fec0::2]:{d.port_of(scheme)}"
+    out = boot(d, KEY, scheme=scheme, more="", ep=ep)
+    net = "\n".join(l for l in out.splitlines() if "[net]" in l)
+    m = re.search(r"\[net\] core pid=\d+ stored by (\S+) sha256=([0-9a-f]{64})", out)
+    assert m and m.group(1) == ep, net
+    assert re.search(r"\[net\] address FEC0::[0-9A-F:]+ \(slaac\)", out), net
+    assert f"[net] {scheme}: authenticated as kdev" in out, net
+    rows = H.list_dumps(d.store)
+    assert len(rows) == 1 and rows[0]["sha256"] == m.group(2)
+    assert H.dump_to(d.store, rows[0]["id"], tmp_path / "core") == m.group(2)
+    assert re.search(rf"{scheme} handshake from \[?::1\]?|device kdev authenticated",
+                     d.log_text()), d.log_text()[-2000:]
+
+
+class FrameLink:
+    """Real segment loss on the device's own TCP: QEMU's filter-redirector hands every
+    Ethernet frame the guest sends to this object (over a unix socket, each frame
+    a 4-byte big-endian length then the bytes) and takes back the ones it passes.
+    Only frames of TCP connections to `port` are touched:
+      drop_every=K: every Kth frame that carries TCP payload is dropped (the
+        guest's lwIP must retransmit it);
+      blackhole_after=N: every frame of the first connection after its Nth payload
+        frame is dropped (the device hears TCP acks no more), later connections pass."""
+
+    def __init__(self, workdir, port, drop_every=None, blackhole_after=None):
+        self.port, self.drop_every, self.blackhole_after = port, drop_every, blackhole_after
+        self.dropped = 0
+        self.payload_frames = 0
+        self.first_sport = None
+        self.first_payload = 0
+        self.seen = set()             # (sport, seq) of payload frames
+        self.resent = 0               # payload frames seen again with the same seq
+        self.paths = [pathlib.Path(workdir) / n for n in ("out.sock", "in.sock")]
+        self.lsocks = []
+        for p in self.paths:
+            if p.exists():
+                p.unlink()
+            ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            ls.bind(str(p))
+            ls.listen(1)
+            self.lsocks.append(ls)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def qemu_args(self):
+        return ["-chardev", f"socket,id=fout,path={self.paths[0]}",
+                "-chardev", f"socket,id=fin,path={self.paths[1]}",
+                "-object", "filter-redirector,id=fr0,netdev=n0,queue=rx,outdev=fout,indev=fin"]
+
+    def _keep(self, f):
+        if len(f) < 34 or f[12:14] != b"\x08\x00" or f[23] != 6:
+            return True
+        ihl = (f[14] & 15) * 4
+        tcp = 14 + ihl
+        sport, dport, seq = struct.unpack(">HHI", f[tcp:tcp + 8])
+        if dport != self.port:
+            return True
+        total = struct.unpack(">H", f[16:18])[0]
+        paylen = total - ihl - (f[tcp + 12] >> 4) * 4
+        if self.first_sport is None:
+            self.first_sport = sport
+        if paylen > 0:
+            self.payload_frames += 1
+            if (sport, seq) in self.seen:
+                self.resent += 1
+            self.seen.add((sport, seq))
+        if self.blackhole_after is not None and sport == self.first_sport:
+            if paylen > 0:
+                self.first_payload += 1
+            if self.first_payload > self.blackhole_after:
+                return False
+        if self.drop_every and paylen > 0 and self.payload_frames % self.drop_every == 0:
+            return False
+        return True
+
+    def _run(self):
+        try:
+            out, _ = self.lsocks[0].accept()
+            inj, _ = self.lsocks[1].accept()
+            while True:
+                hdr = out.recv(4, socket.MSG_WAITALL)
+                if len(hdr) < 4:
+                    return
+                n = struct.unpack(">I", hdr)[0]
+                f = out.recv(n, socket.MSG_WAITALL)
+                if len(f) < n:
+                    return
+                if self._keep(f):
+                    inj.sendall(hdr + f)
+                else:
+                    self.dropped += 1
+        except OSError:
+            return
+
+    def stop(self):
+        for ls in self.lsocks:
+            ls.close()
+
+
+def test_kernel_tls_with_real_segment_loss(kdaemon, tmp_path):
+    # Every 100th TCP segment with payload that the device sends (1%) is dropped
+    # between its NIC and the network: lwIP retransmits, TLS records and netdump
+    # see an intact stream; byte-identical, one row.
+    link = FrameLink(tmp_path, kdaemon.port_of("tls"), drop_every=100)
+    try:
+        args = (f"{BIG} corecast.device=kdev corecast.psk={KEY} corecast.retries=0 "
+                f"corecast.endpoint=tls://{knet.HOST}:{kdaemon.port_of('tls')} poweroff")
+        with knet.NetKernel(args, 180, extra=RNG + link.qemu_args()) as k:
+            out = k.wait().replace("\r", "")
+        assert k.proc.returncode == 0, out[-3000:]
+    finally:
+        link.stop()
+    net = "\n".join(l for l in out.splitlines() if "[net]" in l)
+    assert re.search(r"attempt 1: stored ", out), net
+    assert link.dropped >= 20 and link.resent >= link.dropped, (link.dropped, link.resent)
+    m = re.search(r"\[net\] core pid=\d+ stored by tls://\S+ sha256=([0-9a-f]{64})", out)
+    rows = H.list_dumps(kdaemon.store)
+    assert len(rows) == 1 and rows[0]["sha256"] == m.group(1)
+    assert H.dump_to(kdaemon.store, rows[0]["id"], tmp_path / "core") == m.group(1)
+
+
+def test_kernel_tls_blackholed_connection_gives_up_then_resumes(kdaemon, tmp_path):
+    # After 300 segments of the first connection nothing the device sends arrives:
+    # no TCP acks come back, its send buffer stays full and the netdump sender is
+    # never polled.  The attempt must still end after corecast.timeout (not after
+    # lwIP's retransmission back-off, minutes), then a new connection resumes.
+    link = FrameLink(tmp_path, kdaemon.port_of("tls"), blackhole_after=300)
+    try:
+        args = (f"{BIG} corecast.device=kdev corecast.psk={KEY} corecast.retries=1 "
+                f"corecast.timeout=2 corecast.endpoint=tls://{knet.HOST}:"
+                f"{kdaemon.port_of('tls')} poweroff")
+        with knet.NetKernel(args, 120, extra=RNG + link.qemu_args()) as k:
+            out = k.wait().replace("\r", "")
+        assert k.proc.returncode == 0, out[-3000:]
+    finally:
+        link.stop()
+    net = "\n".join(l for l in out.splitlines() if "[net]" in l)
+    tries = re.findall(r"\[net\] core pid=\d+ to tls://\S+ attempt (\d+): (\S+)[^\n]*? "
+                       r"us=(\d+)[^\n]* resume=(\d+)", out)
+    assert [t[:2] for t in tries] == [("1", "failed"), ("2", "stored")], net
+    assert "[net] tls: the collector is silent and TCP cannot send" in out, net
+    assert 2_000_000 <= int(tries[0][2]) < 6_000_000, net
+    assert int(tries[1][3]) > 100_000, net       # resumed: the first 300 segments are held
+    assert link.dropped > 0
+    m = re.search(r"\[net\] core pid=\d+ stored by tls://\S+ sha256=([0-9a-f]{64})", out)
+    rows = H.list_dumps(kdaemon.store)
+    assert len(rows) == 1 and rows[0]["sha256"] == m.group(1)
+    assert H.dump_to(kdaemon.store, rows[0]["id"], tmp_path / "core") == m.group(1)

@@ -118,8 +118,9 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len)
 	return (int)n;
 }
 
-/* Decrypt what arrived and hand each whole message to the sender; -1: stream over. */
-static int deliver(mbedtls_ssl_context *ssl, struct nd_tx *tx)
+/* Decrypt what arrived and hand each whole message to the sender; -1: stream over.
+ * heard: set to now when a message from the collector was handed over. */
+static int deliver(mbedtls_ssl_context *ssl, struct nd_tx *tx, uint64_t *heard)
 {
 	for (;;) {
 		int r = mbedtls_ssl_read(ssl, plain, sizeof(plain));
@@ -135,8 +136,10 @@ static int deliver(mbedtls_ssl_context *ssl, struct nd_tx *tx)
 			if (nd_stream_push(&st, plain + off, (size_t)r - off, &used, &m, &ml) != ND_OK)
 				return -1;
 			off += used;
-			if (m)
-				nd_tx_input(tx, hal_time_ns() / 1000, m, ml);
+			if (m) {
+				*heard = hal_time_ns() / 1000;
+				nd_tx_input(tx, *heard, m, ml);
+			}
 		}
 	}
 }
@@ -242,9 +245,10 @@ enum nd_tx_state ktls_tcp_attempt(struct nd_tx *tx, struct nd_tx_cfg *cfg,
 		return fail();
 	nd_stream_init(&st, sbuf, sizeof(sbuf));
 	size_t pend = 0;                 /* a record mbedtls has not finished writing */
+	uint64_t heard = hal_time_ns() / 1000;
 	while (!nd_tx_done(tx)) {
 		pump();
-		if (deliver(ssl, tx) != 0 || !tpcb) {
+		if (deliver(ssl, tx, &heard) != 0 || !tpcb) {
 			if (nd_tx_done(tx))
 				break;   /* the answer that ended the transfer came with the close */
 			k_printf("[net] tls: the collector closed the connection\n");
@@ -275,6 +279,16 @@ enum nd_tx_state ktls_tcp_attempt(struct nd_tx *tx, struct nd_tx_cfg *cfg,
 		}
 		if (tpcb)
 			tcp_output(tpcb);
+		/* The sender's own silence timeout runs only in nd_tx_poll, which is not
+		 * called while TCP's send buffer is full.  A path that stops carrying
+		 * acks, or a collector that stops reading (closed window), is no error
+		 * to TCP for minutes of back-off or probes.  Same limit as the
+		 * sender's (plus a second, so that the sender's own timeout, when it
+		 * can run, names the failure), counted here. */
+		if (hal_time_ns() / 1000 - heard > cfg->give_up_us + 1000000u) {
+			k_printf("[net] tls: the collector is silent and TCP cannot send\n");
+			return fail();
+		}
 	}
 	(void)mbedtls_ssl_close_notify(ssl);
 	if (tpcb)
