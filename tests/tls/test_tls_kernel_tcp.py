@@ -177,14 +177,16 @@ class TcpRelay:
     have gone from the device to the collector; later connections pass untouched.
     With stall=True it is not reset but goes silent there instead: nothing more is
     read from the device (its TCP window closes) and the collector hears nothing.
+    close_after_cut=True: the relay stops listening at the cut (later connects refused).
     chunk=(lo, hi), delay=s: every read is forwarded in pieces of lo..hi bytes, each
     after a pause of delay seconds (seeded, so a run is repeatable).  It relays a byte
     stream: it can re-cut and delay TCP segments but cannot drop one (TCP below it
     repairs loss before the relay sees the data)."""
 
     def __init__(self, target_port, cut_after=None, chunk=None, delay=0.0, seed=7,
-                 stall=False):
+                 stall=False, close_after_cut=False):
         self.target = ("127.0.0.1", target_port)
+        self.close_after_cut = close_after_cut
         self.cut_after = cut_after
         self.stall = stall
         self.chunk, self.delay = chunk, delay
@@ -251,6 +253,8 @@ class TcpRelay:
                         if self.stall:
                             self.stalled.wait()   # read nothing more: the device's
                         self._reset(src, dst)     # window closes, the collector hears nothing
+                        if self.close_after_cut:
+                            self._unlisten()      # later connections are refused
                         return
                     self.up_bytes[idx] += len(data)
                 off = 0
@@ -265,10 +269,19 @@ class TcpRelay:
         except OSError:
             self._reset(src, dst)
 
+    def _unlisten(self):
+        # shutdown, not only close: it wakes the thread blocked in accept(), which
+        # would otherwise keep the socket listening
+        try:
+            self.lsock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.lsock.close()
+
     def stop(self):
         self.stopped = True
         self.stalled.set()
-        self.lsock.close()
+        self._unlisten()
         for s in self.socks:
             try:
                 s.close()
@@ -510,6 +523,37 @@ def test_kernel_tls_blackholed_connection_gives_up_then_resumes(kdaemon, tmp_pat
     assert 2_000_000 <= int(tries[0][2]) < 6_000_000, net
     assert int(tries[1][3]) > 100_000, net       # resumed: the first 300 segments are held
     assert link.dropped > 0
+    m = re.search(r"\[net\] core pid=\d+ stored by tls://\S+ sha256=([0-9a-f]{64})", out)
+    rows = H.list_dumps(kdaemon.store)
+    assert len(rows) == 1 and rows[0]["sha256"] == m.group(1)
+    assert H.dump_to(kdaemon.store, rows[0]["id"], tmp_path / "core") == m.group(1)
+
+
+def test_kernel_tls_cut_then_refused_then_next_endpoint_resumes(kdaemon, tmp_path):
+    # The relay cuts the first connection after 1 MB and then refuses connections:
+    # the refused attempt reports its own empty figures (not the cut attempt's), and
+    # the next endpoint, the same collector reached directly, resumes the same dump.
+    relay = TcpRelay(kdaemon.port_of("tls"), cut_after=1_000_000, close_after_cut=True)
+    direct = f"tls://{knet.HOST}:{kdaemon.port_of('tls')}"
+    try:
+        args = (f"{BIG} corecast.device=kdev corecast.psk={KEY} corecast.retries=1 "
+                f"corecast.endpoint=tls://{knet.HOST}:{relay.port} "
+                f"corecast.endpoint={direct} poweroff")
+        with knet.NetKernel(args, 180, extra=RNG) as k:
+            out = k.wait().replace("\r", "")
+        assert k.proc.returncode == 0, out[-3000:]
+    finally:
+        relay.stop()
+    net = "\n".join(l for l in out.splitlines() if "[net]" in l)
+    tries = re.findall(r"\[net\] core pid=\d+ to (tls://\S+) attempt (\d+): (\S+)[^\n]*? "
+                       r"sent=(\d+)[^\n]* opens=(\d+) resume=(\d+)", out)
+    relayed = f"tls://{knet.HOST}:{relay.port}"
+    assert [t[:3] for t in tries] == [(relayed, "1", "failed"), (relayed, "2", "failed"),
+                                      (direct, "1", "stored")], net
+    assert int(tries[0][3]) > 500 and int(tries[0][4]) == 1, net
+    assert tries[1][3:] == ("0", "0", "0"), net        # refused: nothing sent, no OPEN
+    assert "[net] tls: connection refused" in out, net
+    assert int(tries[2][5]) > 500_000, net             # resumed on the other endpoint
     m = re.search(r"\[net\] core pid=\d+ stored by tls://\S+ sha256=([0-9a-f]{64})", out)
     rows = H.list_dumps(kdaemon.store)
     assert len(rows) == 1 and rows[0]["sha256"] == m.group(1)

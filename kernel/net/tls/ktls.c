@@ -278,6 +278,10 @@ enum nd_tx_state ktls_attempt(struct nd_tx *tx, struct nd_tx_cfg *cfg, const str
 	int r;
 	uint64_t deadline = hal_time_ns() + cfg->give_up_us * 1000u;
 
+	/* Reset now (again below with the record payload), so that an attempt that
+	 * fails in its handshake reports its own figures, not the previous one's. */
+	if (nd_tx_init(tx, cfg, meta, read, rctx) != ND_OK)
+		return ND_TX_FAILED;
 	if (ktls_begin(MBEDTLS_SSL_TRANSPORT_DATAGRAM, "dtls", meta->device, psk, psk_len) != 0)
 		return ND_TX_FAILED;
 	pcb = udp_new_ip_type(IPADDR_TYPE_ANY);

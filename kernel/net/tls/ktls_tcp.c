@@ -181,6 +181,15 @@ enum nd_tx_state ktls_tcp_attempt(struct nd_tx *tx, struct nd_tx_cfg *cfg,
 	uint64_t deadline = hal_time_ns() + cfg->give_up_us * 1000u;
 	int r;
 
+	/* A whole DATA message per record: no record cut by the 2 KiB record buffer.
+	 * TCP's window and congestion control pace the stream; the sender's own pacer
+	 * would measure TCP's queueing and hold data back for nothing.  Set up before
+	 * connecting, so that an attempt that fails early reports its own (empty)
+	 * figures, not the previous attempt's. */
+	cfg->payload = ND_DEFAULT_PAYLOAD;
+	cfg->pace = 0;
+	if (nd_tx_init(tx, cfg, meta, read, rctx) != ND_OK)
+		return ND_TX_FAILED;
 	if (ktls_begin(MBEDTLS_SSL_TRANSPORT_STREAM, "tls", meta->device, psk, psk_len) != 0)
 		return ND_TX_FAILED;
 	mbedtls_ssl_context *ssl = ktls_ssl();
@@ -236,13 +245,6 @@ enum nd_tx_state ktls_tcp_attempt(struct nd_tx *tx, struct nd_tx_cfg *cfg,
 		 meta->device, mbedtls_ssl_get_ciphersuite(ssl),
 		 (unsigned long)((hal_time_ns() - t0) / 1000), (unsigned long)connect_us);
 
-	/* A whole DATA message per record: no record cut by the 2 KiB record buffer.
-	 * TCP's window and congestion control pace the stream; the sender's own pacer
-	 * would measure TCP's queueing and hold data back for nothing. */
-	cfg->payload = ND_DEFAULT_PAYLOAD;
-	cfg->pace = 0;
-	if (nd_tx_init(tx, cfg, meta, read, rctx) != ND_OK)
-		return fail();
 	nd_stream_init(&st, sbuf, sizeof(sbuf));
 	size_t pend = 0;                 /* a record mbedtls has not finished writing */
 	uint64_t heard = hal_time_ns() / 1000;
