@@ -42,8 +42,11 @@ int main(int argc, char **argv)
             out_path = argv[++i];     /* one JSON document per core, for comparisons */
         else if (strcmp(argv[i], "--store") == 0 && i + 1 < argc)
             opt.store = argv[++i];
+        else if (strcmp(argv[i], "--verify-index") == 0)
+            opt.verify_index = true;   /* symbol index vs libdwfl's lookup */
         else {
-            fprintf(stderr, "usage: corecast-symbench [--no-cache] [--exe P] [--store D] [--out F] CORE...\n");
+            fprintf(stderr, "usage: corecast-symbench [--no-cache] [--exe P] [--store D] [--out F] "
+                            "[--verify-index] CORE...\n");
             return 2;
         }
     }
@@ -57,6 +60,7 @@ int main(int argc, char **argv)
     struct sym_cache *cache = cache_on ? sym_cache_new() : NULL;
     int ncores = argc - i, failed = 0;
     long rss_tenth = 0;
+    size_t checked = 0, mismatches = 0;
     double t0 = now_s();
     for (int k = 0; k < ncores; k++) {
         struct sym_result *r;
@@ -66,6 +70,8 @@ int main(int argc, char **argv)
             failed++;
             continue;
         }
+        checked += r->index_checked;
+        mismatches += r->index_mismatches;
         sym_result_write_json(r, devnull);
         sym_result_free(r);
         if (k == ncores / 10)
@@ -76,11 +82,11 @@ int main(int argc, char **argv)
     getrusage(RUSAGE_SELF, &ru);
     printf("{\"cores\":%d,\"failed\":%d,\"seconds\":%.3f,\"cores_per_s\":%.1f,"
            "\"cpu_s\":%.3f,\"peak_rss_kb\":%ld,\"rss_kb_at_10pct\":%ld,\"rss_kb_end\":%ld,"
-           "\"cache\":%s}\n",
+           "\"cache\":%s,\"index_checked\":%zu,\"index_mismatches\":%zu}\n",
            ncores, failed, dt, ncores / dt,
            (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
                ru.ru_stime.tv_usec / 1e6,
-           ru.ru_maxrss, rss_tenth, rss_kb(), cache_on ? "true" : "false");
+           ru.ru_maxrss, rss_tenth, rss_kb(), cache_on ? "true" : "false", checked, mismatches);
     sym_cache_free(cache);
     fclose(devnull);
     return failed ? 1 : 0;

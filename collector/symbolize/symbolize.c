@@ -363,6 +363,182 @@ static void report_from_hints(struct run *r)
     }
 }
 
+/* ---- symbol index ---- */
+
+/* libdwfl finds the symbol at an address by decoding every global symbol of the
+ * module (and the locals when no global matches), once per lookup: ~2 million
+ * instructions per frame in libc, whose debug file holds ~20000 symbols.  The index
+ * decodes the table once per module and answers with the same rules
+ * (__libdwfl_addrsym of elfutils 0.188: closest start at or below the address;
+ * sized symbols must contain it; ties by binding, then the narrower, then the first
+ * in table order; globals first; a size-less label only in the address's section
+ * and above every sized symbol's end) over a compact array.  Machines whose symbol
+ * values libdwfl may resolve through function descriptors (ppc64) keep libdwfl's
+ * own lookup. */
+struct sym_ent {
+    uint64_t value;     /* address as libdwfl reports it */
+    uint64_t size;
+    int idx;            /* index in the module's symbol table */
+    uint8_t bind;       /* libdwfl's binding preference: global 3, unique 2, weak 1 */
+    bool cand;          /* a candidate for address lookups */
+    bool func;          /* a named function symbol: an alias candidate */
+};
+
+struct sym_index {
+    uint64_t lo;        /* module start the values were read at */
+    int first_global;
+    struct sym_ent *e;  /* in table order */
+    size_t n;
+};
+
+static void sym_index_free(void *p)
+{
+    struct sym_index *x = p;
+    if (x)
+        free(x->e);
+    free(x);
+}
+
+static bool index_machine(int machine)
+{
+    return machine == EM_X86_64 || machine == EM_386 || machine == EM_ARM ||
+           machine == EM_AARCH64 || machine == EM_RISCV;
+}
+
+static uint8_t binding_value(const GElf_Sym *s)
+{
+    switch (GELF_ST_BIND(s->st_info)) {
+    case STB_GLOBAL: return 3;
+    case STB_GNU_UNIQUE: return 2;
+    case STB_WEAK: return 1;
+    }
+    return 0;
+}
+
+/* The module's index, built on first use and kept in the cache under its build-id
+ * for cores that load it at the same address; NULL when the module has no build-id
+ * or the machine is not covered (callers then ask libdwfl). */
+static const struct sym_index *module_index_get(struct run *r, Dwfl_Module *mod)
+{
+    if (!index_machine(r->cf.machine))
+        return NULL;
+    GElf_Addr lo;
+    dwfl_module_info(mod, NULL, &lo, NULL, NULL, NULL, NULL, NULL);
+    char bid[129];
+    if (!module_build_id(mod, bid, sizeof bid))
+        return NULL;
+    struct sym_index *x = symcache_blob_get(r->cache, bid);
+    if (x && x->lo == lo)
+        return x;
+    int n = dwfl_module_getsymtab(mod);
+    int fg = dwfl_module_getsymtab_first_global(mod);
+    if (n < 0 || fg < 0)
+        return NULL;
+    x = calloc(1, sizeof *x);
+    if (!x || !(x->e = malloc((n > 0 ? (size_t)n : 1) * sizeof *x->e))) {
+        free(x);
+        return NULL;
+    }
+    x->lo = lo;
+    x->first_global = fg;
+    for (int i = 1; i < n; i++) {
+        GElf_Sym sym;
+        GElf_Addr a;
+        const char *nm = dwfl_module_getsym_info(mod, i, &sym, &a, NULL, NULL, NULL);
+        if (!nm || !*nm)
+            continue;
+        int type = GELF_ST_TYPE(sym.st_info);
+        bool cand = sym.st_shndx != SHN_UNDEF && type != STT_SECTION && type != STT_FILE &&
+                    type != STT_TLS;
+        bool func = type == STT_FUNC;
+        if (cand || func)
+            x->e[x->n++] = (struct sym_ent){ a, sym.st_size, i, binding_value(&sym), cand, func };
+    }
+    return symcache_blob_put(r->cache, bid, x, sym_index_free);
+}
+
+/* The sized symbol libdwfl would choose for addr among the index's symbols with
+ * table index in [start, end): closest start at or below addr, containing it; a
+ * stronger binding wins, then at the same start the narrower, then the first. */
+static const struct sym_ent *addrsym_sized(const struct sym_index *x, uint64_t addr, int start,
+                                           int end)
+{
+    const struct sym_ent *c = NULL;
+    for (size_t i = 0; i < x->n; i++) {
+        const struct sym_ent *e = &x->e[i];
+        if (e->idx < start || e->idx >= end || !e->cand || e->value > addr || e->size == 0 ||
+            addr - e->value >= e->size)
+            continue;
+        if (!c || c->value < e->value || c->bind < e->bind)
+            c = e;
+        else if (c->value == e->value &&
+                 ((c->size > e->size && c->bind <= e->bind) || (c->size >= e->size && c->bind < e->bind)))
+            c = e;
+    }
+    return c;
+}
+
+/* dwfl_module_addrinfo's answer from the index (name, *off, *sym).  Only sized
+ * symbols are decided here; when the answer could be a size-less label (no sized
+ * symbol contains addr), *ask is set and libdwfl decides, as its rules for labels
+ * (sections, upper bounds of other symbols) are its own. */
+static const char *index_addrinfo(Dwfl_Module *mod, const struct sym_index *x, uint64_t addr,
+                                  GElf_Off *off, GElf_Sym *sym, bool *ask)
+{
+    int fg = x->first_global;
+    *ask = false;
+    const struct sym_ent *best = addrsym_sized(x, addr, fg == 0 ? 1 : fg, INT32_MAX);
+    if (!best && fg > 1) {
+        /* libdwfl skips the locals when a global label sits exactly at addr. */
+        for (size_t i = 0; i < x->n; i++) {
+            const struct sym_ent *e = &x->e[i];
+            if (e->idx >= fg && e->cand && e->size == 0 && e->value == addr) {
+                *ask = true;
+                return NULL;
+            }
+        }
+        best = addrsym_sized(x, addr, 1, fg);
+    }
+    if (!best) {
+        *ask = true;
+        return NULL;
+    }
+    GElf_Addr a;
+    const char *name = dwfl_module_getsym_info(mod, best->idx, sym, &a, NULL, NULL, NULL);
+    *off = addr - best->value;
+    return name;
+}
+
+/* Compare index_addrinfo with dwfl_module_addrinfo around a sample of the module's
+ * symbols (their start, the bytes around it, the middle and last byte). */
+static void verify_module_index(struct run *r, Dwfl_Module *mod, struct sym_result *res)
+{
+    const struct sym_index *x = module_index_get(r, mod);
+    if (!x)
+        return;
+    size_t stride = x->n / 300 + 1;
+    for (size_t i = 0; i < x->n; i += stride) {
+        const struct sym_ent *e = &x->e[i];
+        uint64_t probes[5] = { e->value, e->value - 1, e->value + 1, e->value + e->size / 2,
+                               e->value + (e->size ? e->size - 1 : 2) };
+        for (int k = 0; k < 5; k++) {
+            GElf_Off o1 = 0, o2 = 0;
+            GElf_Sym s1, s2;
+            bool ask;
+            const char *n1 = index_addrinfo(mod, x, probes[k], &o1, &s1, &ask);
+            if (ask)
+                continue;   /* libdwfl answers these itself */
+            const char *n2 = dwfl_module_addrinfo(mod, probes[k], &o2, &s2, NULL, NULL, NULL);
+            bool same = (!n1 && !n2) ||
+                        (n1 && n2 && strcmp(n1, n2) == 0 && o1 == o2 && s1.st_value == s2.st_value &&
+                         s1.st_size == s2.st_size && s1.st_info == s2.st_info);
+            res->index_checked++;
+            if (!same)
+                res->index_mismatches++;
+        }
+    }
+}
+
 /* ---- symbol lookup ---- */
 
 /* The symbol covering addr.  ARM Thumb function symbols carry bit 0 in their value,
@@ -370,17 +546,34 @@ static void report_from_hints(struct run *r)
  * Thumb function would fall into the previous symbol: ARM lookups use addr | 1, which
  * is inside the same function in both instruction sets.  *raw is the symbol's address
  * as libdwfl has it (for alias matching), *start the code address. */
-static const char *symbol_at(Dwfl_Module *mod, bool arm, uint64_t addr, GElf_Sym *sym,
+static const char *symbol_at(struct run *r, Dwfl_Module *mod, bool arm, uint64_t addr, GElf_Sym *sym,
                              uint64_t *raw, uint64_t *start)
 {
     GElf_Off off;
     uint64_t q = arm ? (addr | 1) : addr;
-    const char *name = dwfl_module_addrinfo(mod, q, &off, sym, NULL, NULL, NULL);
+    const struct sym_index *x = module_index_get(r, mod);
+    bool ask = true;
+    const char *name = x ? index_addrinfo(mod, x, q, &off, sym, &ask) : NULL;
+    if (ask)
+        name = dwfl_module_addrinfo(mod, q, &off, sym, NULL, NULL, NULL);
     if (!name)
         return NULL;
     *raw = q - off;
     *start = arm ? (*raw & ~1ull) : *raw;
     return name;
+}
+
+/* How readable an alias is: fewer leading underscores, unversioned, global before
+ * weak before local, then shorter.  Lower is better.  Debuggers show the public alias
+ * (clone, not __clone), and so do we. */
+static long alias_rank(const char *name, const GElf_Sym *sym)
+{
+    long u = 0;
+    while (name[u] == '_')
+        u++;
+    int bind = GELF_ST_BIND(sym->st_info);
+    long b = bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2;
+    return u * 1000000 + (strchr(name, '@') ? 100000 : 0) + b * 10000 + (long)strlen(name);
 }
 
 /* The module's function index, built on first use and kept in the cache under the
@@ -438,7 +631,7 @@ static bool fb_function_at(void *arg, uint64_t addr, uint64_t *start)
     }
     GElf_Sym sym;
     uint64_t raw;
-    const char *name = symbol_at(mod, r->cf.machine == EM_ARM, addr, &sym, &raw, start);
+    const char *name = symbol_at(r, mod, r->cf.machine == EM_ARM, addr, &sym, &raw, start);
     return name && GELF_ST_TYPE(sym.st_info) == STT_FUNC;
 }
 
@@ -491,25 +684,32 @@ static const char *die_name(Dwarf_Die *die)
     return n;
 }
 
-/* How readable an alias is: fewer leading underscores, unversioned, global before
- * weak before local, then shorter.  Lower is better.  Debuggers show the public alias
- * (clone, not __clone), and so do we. */
-static long alias_rank(const char *name, const GElf_Sym *sym)
+/* Among the function symbols at the same address as sym, the most readable name
+ * (the first of the best rank in symbol-table order). */
+static const char *preferred_alias(struct run *r, Dwfl_Module *mod, const char *name,
+                                   const GElf_Sym *sym, GElf_Addr addr)
 {
-    long u = 0;
-    while (name[u] == '_')
-        u++;
-    int bind = GELF_ST_BIND(sym->st_info);
-    long b = bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2;
-    return u * 1000000 + (strchr(name, '@') ? 100000 : 0) + b * 10000 + (long)strlen(name);
-}
-
-/* Among the function symbols at the same address as sym, the most readable name. */
-static const char *preferred_alias(Dwfl_Module *mod, const char *name, const GElf_Sym *sym,
-                                   GElf_Addr addr)
-{
-    int n = dwfl_module_getsymtab(mod);
     long best = alias_rank(name, sym);
+    const struct sym_index *x = module_index_get(r, mod);
+    if (x) {
+        /* Only the named function symbols at addr, in symbol-table order. */
+        for (size_t i = 0; i < x->n; i++) {
+            if (!x->e[i].func || x->e[i].value != addr)
+                continue;
+            GElf_Sym s;
+            GElf_Addr a;
+            const char *nm = dwfl_module_getsym_info(mod, x->e[i].idx, &s, &a, NULL, NULL, NULL);
+            if (!nm || a != addr || GELF_ST_TYPE(s.st_info) != STT_FUNC || !*nm)
+                continue;
+            long rk = alias_rank(nm, &s);
+            if (rk < best) {
+                best = rk;
+                name = nm;
+            }
+        }
+        return name;
+    }
+    int n = dwfl_module_getsymtab(mod);
     for (int i = 1; i < n; i++) {
         GElf_Sym s;
         GElf_Addr a;
@@ -528,14 +728,14 @@ static const char *preferred_alias(Dwfl_Module *mod, const char *name, const GEl
 /* Symbolic frames for one pc: inlined call sites innermost first, then the real
  * function.  lookup is pc for the initial frame and pc-1 for return addresses, so a
  * call at the end of a function resolves to that function and its call line. */
-static void describe_pc(Dwfl_Module *mod, bool arm, uint64_t lookup, uint64_t pc,
+static void describe_pc(struct run *r, Dwfl_Module *mod, bool arm, uint64_t lookup, uint64_t pc,
                         struct symcache_entry *ent)
 {
     GElf_Addr lo;
     dwfl_module_info(mod, NULL, &lo, NULL, NULL, NULL, NULL, NULL);
     GElf_Sym sym;
     uint64_t raw = 0, fstart = 0;
-    const char *fname = symbol_at(mod, arm, lookup, &sym, &raw, &fstart);
+    const char *fname = symbol_at(r, mod, arm, lookup, &sym, &raw, &fstart);
 
     const char *file = NULL;
     int line = 0;
@@ -580,7 +780,7 @@ static void describe_pc(Dwfl_Module *mod, bool arm, uint64_t lookup, uint64_t pc
     }
     const char *shown = dwname;
     if (!shown && fname)
-        shown = preferred_alias(mod, fname, &sym, raw);
+        shown = preferred_alias(r, mod, fname, &sym, raw);
     symcache_entry_add(ent, shown, fname ? pc - fstart : pc - lo, file, line, false);
     free(scopes);
 }
@@ -732,7 +932,7 @@ static enum sym_err symbolize_thread(struct run *r, struct sym_result *res, Dwfl
                 err = SYM_E_NOMEM;
                 goto out;
             }
-            describe_pc(mod, r->cf.machine == EM_ARM, lookup, pc, ne);
+            describe_pc(r, mod, r->cf.machine == EM_ARM, lookup, pc, ne);
             /* Only files identified by build-id are the same for the next core. */
             ent = bid[0] ? symcache_sym_put(r->cache, key, pc - lo, is_ret, ne) : ne;
             if (!bid[0])
@@ -911,6 +1111,9 @@ enum sym_err sym_symbolize(const char *core_path, const struct sym_options *opt,
         if (used && !res->modules[i].symbols)
             res->symbols_missing = true;
     }
+    if (r.opt->verify_index)
+        for (size_t i = 0; i < res->nmodules; i++)
+            verify_module_index(&r, mc.mods[i], res);
     /* A frame in no known module is also a hole a symbol upload could fill. */
     for (size_t t = 0; t < res->nthreads; t++)
         for (size_t f = 0; f < res->threads[t].nframes; f++)

@@ -62,6 +62,8 @@ struct sym_result {
     struct sym_module *modules;
     size_t nmodules;
     bool symbols_missing;
+    /* With verify_index: addresses compared, and how many answers differed. */
+    size_t index_checked, index_mismatches;
 };
 
 /* What the caller knows beyond the core: the session's build-ids, an executable. */
@@ -77,6 +79,9 @@ struct sym_options {
     size_t nhints;
     double debuginfod_timeout;      /* seconds for each debuginfod request; <= 0: 30 */
     unsigned max_frames;            /* per thread; 0: 256 */
+    /* Testing: also compare the engine's symbol index with libdwfl's own address
+     * lookup around a sample of every module's symbols (slow; see index_checked). */
+    bool verify_index;
 };
 
 /* Files located and symbol lookups done, kept across cores so that a storm of

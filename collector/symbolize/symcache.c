@@ -41,8 +41,16 @@ struct symcache_funcs {
     size_t n;
 };
 
+struct symcache_blob {
+    struct symcache_blob *next;
+    char *build_id;
+    void *p;
+    void (*free_fn)(void *);
+};
+
 struct sym_cache {
     struct symcache_funcs *funcs;
+    struct symcache_blob *blobs;
     struct sym_node *syms[SYMCACHE_BUCKETS];
     size_t nsyms;
     struct path_node *paths;
@@ -91,6 +99,13 @@ static void syms_clear(struct sym_cache *c)
     c->nkept = 0;
 }
 
+static void blob_free(struct symcache_blob *b)
+{
+    b->free_fn(b->p);
+    free(b->build_id);
+    free(b);
+}
+
 void sym_cache_free(struct sym_cache *c)
 {
     if (!c)
@@ -114,6 +129,10 @@ void sym_cache_free(struct sym_cache *c)
         free(f->build_id);
         free(f->r);
         free(f);
+    }
+    for (struct symcache_blob *b = c->blobs, *nx; b; b = nx) {
+        nx = b->next;
+        blob_free(b);
     }
     symstore_dfd_free(c->dfd);
     free(c);
@@ -273,6 +292,15 @@ static void forget_build_id(struct sym_cache *c, const char *build_id)
         free(f->r);
         free(f);
     }
+    for (struct symcache_blob **pp = &c->blobs; *pp;) {
+        struct symcache_blob *b = *pp;
+        if (strcmp(b->build_id, build_id) != 0) {
+            pp = &b->next;
+            continue;
+        }
+        *pp = b->next;
+        blob_free(b);
+    }
 }
 
 unsigned sym_cache_revalidate(struct sym_cache *c, const char *store)
@@ -377,4 +405,34 @@ bool symcache_funcs_find(const struct symcache_funcs *f, uint64_t rel, uint64_t 
             return true;
         }
     return false;
+}
+
+void *symcache_blob_get(struct sym_cache *c, const char *build_id)
+{
+    for (struct symcache_blob *b = c->blobs; b; b = b->next)
+        if (strcmp(b->build_id, build_id) == 0)
+            return b->p;
+    return NULL;
+}
+
+void *symcache_blob_put(struct sym_cache *c, const char *build_id, void *p, void (*free_fn)(void *))
+{
+    for (struct symcache_blob **pp = &c->blobs; *pp; pp = &(*pp)->next)
+        if (strcmp((*pp)->build_id, build_id) == 0) {
+            struct symcache_blob *old = *pp;
+            *pp = old->next;
+            blob_free(old);
+            break;
+        }
+    struct symcache_blob *b = calloc(1, sizeof *b);
+    if (!b || !(b->build_id = strdup(build_id))) {
+        free(b);
+        free_fn(p);
+        return NULL;
+    }
+    b->p = p;
+    b->free_fn = free_fn;
+    b->next = c->blobs;
+    c->blobs = b;
+    return p;
 }

@@ -45,6 +45,12 @@ struct symcache_funcs *symcache_funcs_put(struct sym_cache *c, const char *build
                                           uint64_t *ranges, size_t n);
 bool symcache_funcs_find(const struct symcache_funcs *f, uint64_t rel, uint64_t *start_rel);
 
+/* Something derived from one module's file (the symbol index of symbolize.c), kept
+ * under its build-id and dropped with the lookups when the build-id is revalidated. */
+void *symcache_blob_get(struct sym_cache *c, const char *build_id);
+/* Takes ownership of p (released with free_fn); replaces what was kept before. */
+void *symcache_blob_put(struct sym_cache *c, const char *build_id, void *p, void (*free_fn)(void *));
+
 /* Located path per (build-id, kind); a NULL path records "not found". */
 bool symcache_path_get(struct sym_cache *c, const char *build_id, int kind, const char **path);
 void symcache_path_put(struct sym_cache *c, const char *build_id, int kind, const char *path);
