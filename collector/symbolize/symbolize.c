@@ -382,6 +382,7 @@ struct sym_ent {
     uint8_t bind;       /* libdwfl's binding preference: global 3, unique 2, weak 1 */
     bool cand;          /* a candidate for address lookups */
     bool func;          /* a named function symbol: an alias candidate */
+    bool code;          /* a defined function symbol, named or not (module_funcs) */
 };
 
 struct sym_index {
@@ -445,14 +446,15 @@ static const struct sym_index *module_index_get(struct run *r, Dwfl_Module *mod)
         GElf_Sym sym;
         GElf_Addr a;
         const char *nm = dwfl_module_getsym_info(mod, i, &sym, &a, NULL, NULL, NULL);
-        if (!nm || !*nm)
+        if (!nm)
             continue;
         int type = GELF_ST_TYPE(sym.st_info);
-        bool cand = sym.st_shndx != SHN_UNDEF && type != STT_SECTION && type != STT_FILE &&
+        bool cand = *nm && sym.st_shndx != SHN_UNDEF && type != STT_SECTION && type != STT_FILE &&
                     type != STT_TLS;
-        bool func = type == STT_FUNC;
-        if (cand || func)
-            x->e[x->n++] = (struct sym_ent){ a, sym.st_size, i, binding_value(&sym), cand, func };
+        bool func = *nm && type == STT_FUNC;
+        bool code = type == STT_FUNC && sym.st_shndx != SHN_UNDEF;
+        if (cand || func || code)
+            x->e[x->n++] = (struct sym_ent){ a, sym.st_size, i, binding_value(&sym), cand, func, code };
     }
     return symcache_blob_put(r->cache, bid, x, sym_index_free);
 }
@@ -588,7 +590,25 @@ static const struct symcache_funcs *module_funcs(struct run *r, Dwfl_Module *mod
     if (!module_build_id(mod, bid, sizeof bid))
         return NULL;
     struct symcache_funcs *f = symcache_funcs_get(r->cache, bid);
-    if (!f) {
+    const struct sym_index *x = f ? NULL : module_index_get(r, mod);
+    if (!f && x) {
+        /* The same ranges as the walk below, from the index's one walk. */
+        uint64_t *rg = malloc((x->n ? x->n : 1) * 2 * sizeof *rg);
+        size_t k = 0;
+        for (size_t i = 0; rg && i < x->n; i++) {
+            uint64_t a = x->e[i].value;
+            if (!x->e[i].code || a < lo)
+                continue;
+            if (r->cf.machine == EM_ARM)
+                a &= ~1ull;
+            rg[2 * k] = a - lo;
+            rg[2 * k + 1] = a - lo + x->e[i].size;
+            k++;
+        }
+        if (!rg)
+            return NULL;
+        f = symcache_funcs_put(r->cache, bid, rg, k);
+    } else if (!f) {
         int n = dwfl_module_getsymtab(mod);
         uint64_t *rg = malloc((n > 0 ? (size_t)n : 1) * 2 * sizeof *rg);
         size_t k = 0;
