@@ -40,6 +40,7 @@ struct core_file {
      * address space a worker's RLIMIT_AS needs for symbol files. */
     const uint8_t *map;
     size_t map_len;
+    bool mapped;            /* map is an mmap of the file (else malloc'd, or the caller's) */
     size_t size;            /* of the whole file */
     int fd;                 /* -1 when parsing a buffer */
     uint64_t need;          /* internal: prefix length the parser asked for */
