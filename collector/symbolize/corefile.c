@@ -282,13 +282,16 @@ enum core_err core_open(struct core_file *cf, const char *path)
         return CORE_E_OPEN;
     }
     size_t size = (size_t)st.st_size;
-    /* The first MiB (a small core whole, else its headers and notes) is mapped, not
-     * read: only the pages the unwinder touches are faulted in, straight from the
-     * page cache, where a read copied them all into fresh heap pages (~210 page
-     * faults for a 1 MiB core, a tenth of a run).  Process memory past it is read
-     * with pread.  The file must not shrink while mapped; cores in the store never
-     * change, and a worker dying of SIGBUS is recorded like any crash. */
-    size_t len = size < (1u << 20) ? size : (1u << 20);
+    /* A core up to 64 MiB is mapped whole, a larger one its first MiB (headers and
+     * notes), not read: only the pages the unwinder touches are faulted in, straight
+     * from the page cache, where a read copied them all into fresh heap pages (~210
+     * page faults for a 1 MiB core), and the stack words the fallback unwinder scans
+     * are not one pread each (660 for an armhf qemu core).  Process memory past the
+     * mapping is read with pread, so a huge core does not take the address space
+     * RLIMIT_AS leaves for symbol files.  The file must not shrink while mapped; cores
+     * in the store never change, and a worker dying of SIGBUS is recorded like any
+     * crash. */
+    size_t len = size <= (64u << 20) ? size : (1u << 20);
     if (size == 0) {
         /* Nothing to map; the parser names what is missing. */
         uint8_t *empty = malloc(1);
