@@ -45,7 +45,8 @@ $(TBIN)/corecast-symbench: $(OBJ)/$(SYM_DIR)/symbench.o $(SYM_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(SYM_LIBS)
 
+# SYM_BENCH_BEFORE=PATH: also time that corecast-symbolize (an older build) in the same run.
 BENCHES += bench-symbolize
 .PHONY: bench-symbolize
 bench-symbolize: $(BIN)/corecast-symbolize $(TBIN)/corecast-symbench
-	/usr/bin/python3 tests/symbolize/bench_symbolize.py
+	/usr/bin/python3 tests/symbolize/bench_symbolize.py $(if $(SYM_BENCH_BEFORE),--before $(SYM_BENCH_BEFORE))

@@ -1,5 +1,8 @@
 """Symbolization benchmark (make bench): corecast-symbolize vs eu-stack vs gdb per core,
-and a storm of 1000 cores of one build through the library with caching."""
+and a storm of 1000 cores of one build through the library with caching.
+
+--before PATH: also time another corecast-symbolize build (e.g. one built from an older
+commit) on the same cores in the same run, and print its time and the speed-up."""
 import json
 import os
 import shutil
@@ -13,7 +16,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import corecraft  # noqa: E402
 
-RUNS = 5
+RUNS = int(os.environ.get("SYM_BENCH_RUNS", "5"))
 STORM = 1000
 
 
@@ -28,14 +31,30 @@ def median_time(cmd):
     return statistics.median(times), out
 
 
-def per_core(work):
+def median_pair(cmd_a, cmd_b):
+    """Medians of two commands timed alternately, so that load from other jobs on the
+    machine falls on both alike."""
+    ta, tb = [], []
+    for _ in range(RUNS):
+        for cmd, ts in ((cmd_a, ta), (cmd_b, tb)):
+            t0 = time.perf_counter()
+            subprocess.run(cmd, capture_output=True)
+            ts.append(time.perf_counter() - t0)
+    return statistics.median(ta), statistics.median(tb)
+
+
+def per_core(work, before=None):
     print(f"per core, whole process, median of {RUNS} runs (ms)")
     print("corecast: no store; corecast+st: with a symbol store whose inflated-debug cache")
     print("is warm (what corecastd runs).  eu-stack: names only (its default); eu -s -i: with")
     print("source lines and inlines, which corecast always produces.  Ratios > 1: corecast")
     print("(with store) is faster.")
+    if before:
+        print(f"before: {before} (cc+st), timed alternately with cc+st; bef/cc: the speed-up")
     print(f"{'core':8} {'corecast':>9} {'cc+st':>7} {'eu-stack':>9} {'eu -s -i':>9} {'gdb':>8} "
-          f"{'eu/cc':>6} {'eu-si/cc':>8} {'gdb/cc':>7}  eu-stack found level3?")
+          f"{'eu/cc':>6} {'eu-si/cc':>8} {'gdb/cc':>7}" +
+          (f" {'before':>7} {'bef/cc':>6} {'eu/bef':>6}" if before else "") +
+          "  eu-stack found level3?")
     for target in ("x86_64", "i386", "armhf"):
         d = os.path.join(work, target)
         os.makedirs(d)
@@ -48,7 +67,12 @@ def per_core(work):
         os.makedirs(store)
         warm = [str(corecraft.SYMBOLIZE), "--core", str(core), "--store", store] + exe_args
         subprocess.run(warm, capture_output=True, check=True)
-        ccs, _ = median_time(warm)
+        if before:
+            bwarm = [before] + warm[1:]
+            subprocess.run(bwarm, capture_output=True, check=True)
+            ccs, bef = median_pair(warm, bwarm)
+        else:
+            ccs, _ = median_time(warm)
         eu, eu_out = median_time(["eu-stack", "--core", str(core)] +
                                  ([] if target == "x86_64" else ["--exec", str(exe)]))
         eusi, _ = median_time(["eu-stack", "-s", "-i", "--core", str(core)] +
@@ -56,8 +80,9 @@ def per_core(work):
         gdb = corecraft.TARGETS[target]["gdb"]
         g, _ = median_time([gdb, "-nx", "-batch", "-ex", "thread apply all bt", str(exe), str(core)])
         print(f"{target:8} {cc * 1e3:9.1f} {ccs * 1e3:7.1f} {eu * 1e3:9.1f} {eusi * 1e3:9.1f} "
-              f"{g * 1e3:8.1f} {eu / ccs:6.2f} {eusi / ccs:8.2f} {g / ccs:7.2f}  "
-              f"{'yes' if 'level3' in eu_out else 'no'}")
+              f"{g * 1e3:8.1f} {eu / ccs:6.2f} {eusi / ccs:8.2f} {g / ccs:7.2f}" +
+              (f" {bef * 1e3:7.1f} {bef / ccs:6.2f} {eu / bef:6.2f}" if before else "") +
+              f"  {'yes' if 'level3' in eu_out else 'no'}")
 
 
 def prstatus_regs_offset(b):
@@ -113,9 +138,15 @@ def storm(work):
 
 
 def main():
+    before = None
+    args = sys.argv[1:]
+    if args[:1] == ["--before"] and len(args) == 2:
+        before = os.path.abspath(args[1])
+    elif args:
+        sys.exit("usage: bench_symbolize.py [--before CORECAST-SYMBOLIZE]")
     work = tempfile.mkdtemp(prefix="corecast-symbench-")
     try:
-        per_core(work)
+        per_core(work, before)
         storm(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
