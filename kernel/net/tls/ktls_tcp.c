@@ -188,6 +188,11 @@ enum nd_tx_state ktls_tcp_attempt(struct nd_tx *tx, struct nd_tx_cfg *cfg,
 	 * figures, not the previous attempt's. */
 	cfg->payload = ND_DEFAULT_PAYLOAD;
 	cfg->pace = 0;
+	/* TCP delivers every message or breaks the connection (then the next attempt
+	 * resumes): netdump's own retransmissions and re-OPENs within one connection
+	 * only add duplicates, and answers to them, behind a lost segment. */
+	cfg->rto_init_us = cfg->rto_min_us = cfg->rto_max_us = cfg->give_up_us;
+	cfg->reopen_timeouts = 0;
 	if (nd_tx_init(tx, cfg, meta, read, rctx) != ND_OK)
 		return ND_TX_FAILED;
 	if (ktls_begin(MBEDTLS_SSL_TRANSPORT_STREAM, "tls", meta->device, psk, psk_len) != 0)
