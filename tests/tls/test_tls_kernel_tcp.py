@@ -11,6 +11,7 @@ re-handshakes and netdump resumes from what the collector holds: one row,
 byte-identical.  tls:// and dtls:// reach an IPv6 collector."""
 import os
 import pathlib
+import random
 import re
 import shutil
 import signal
@@ -198,7 +199,7 @@ class TcpRelay:
         self.cut_after = cut_after
         self.stall = stall
         self.chunk, self.delay = chunk, delay
-        self.rng = __import__("random").Random(seed)
+        self.rng = random.Random(seed)
         self.conns = 0
         self.cuts = 0
         self.up_bytes = []                # bytes device->collector, per connection
