@@ -248,11 +248,13 @@ int net_dump(struct cw_writer *w, uint8_t sha256[32])
 			uint64_t us = (hal_time_ns() - t0) / 1000 + 1;
 			struct nd_tx_stats s;
 			nd_tx_stats(&tx, &s);
+			/* A carrier that failed (reset, handshake) has said why already; the
+			 * sender's own reason is printed only when it has one. */
+			int why = st == ND_TX_FAILED && nd_tx_failure(&tx) != ND_TX_FAIL_NONE;
 			k_printf("[net] core pid=%u to %s attempt %u: %s%s%s size=%lu us=%lu "
 				 "kBps=%lu window=%u sent=%lu retransmits=%lu opens=%lu resume=%lu\n",
-				 meta.pid, name, a + 1, nd_tx_state_str(st),
-				 st == ND_TX_FAILED ? " " : "",
-				 st == ND_TX_FAILED ? nd_tx_failure_str(nd_tx_failure(&tx)) : "",
+				 meta.pid, name, a + 1, nd_tx_state_str(st), why ? " " : "",
+				 why ? nd_tx_failure_str(nd_tx_failure(&tx)) : "",
 				 (unsigned long)meta.core_size, (unsigned long)us,
 				 (unsigned long)(meta.core_size * 1000 / us), s.window,
 				 (unsigned long)s.packets_sent, (unsigned long)s.retransmits,
