@@ -23,6 +23,7 @@ K_HAL_SRCS := hal/riscv64/entry.S hal/riscv64/trapvec.S hal/riscv64/console.c \
 K_SRCS     := kernel/main.c kernel/printf.c kernel/string.c kernel/parse.c kernel/kalloc.c kernel/sched.c \
               kernel/proc.c kernel/vm.c kernel/elf.c kernel/freeze.c kernel/trap.c \
               kernel/syscall.c kernel/fdt.c kernel/bootargs.c kernel/console.c kernel/dump.c kernel/image.c \
+              kernel/virtio_mmio.c \
               kernel/coredump/writer.c kernel/coredump/serial.c kernel/coredump/crc32.c \
               netdump/sha256.c netdump/hex.c
 K_OBJS     := $(patsubst %,$(K_OBJ)/%.o,$(basename $(K_HAL_SRCS) $(K_SRCS))) $(K_OBJ)/images.o
