@@ -148,3 +148,14 @@ def test_kernel_key_compiled_in_from_build_key_file(kdaemon, tmp_path):
     out = boot(kdaemon, None, more="corecast.endpoint=serial corecast.retries=0")
     assert "no key (corecast.psk=, or a kernel built with K_TLS_KEYFILE=)" in out, out[-3000:]
     assert len(H.list_dumps(kdaemon.store)) == 1
+
+
+def test_kernel_dtls_on_virtio_1_0_transport(kdaemon):
+    """The entropy device and the NIC on the modern virtio-mmio transport (version 2):
+    the handshake is seeded from virtio-rng there too and the core is stored."""
+    out = boot(kdaemon, KEY, extra=RNG + ["-global", "virtio-mmio.force-legacy=false"])
+    assert "virtio-net (virtio-mmio v2)" in out, out[-3000:]
+    m = re.search(r"\[net\] core pid=\d+ stored by dtls://\S+ sha256=([0-9a-f]{64})", out)
+    assert m, out[-3000:]
+    rows = H.list_dumps(kdaemon.store)
+    assert len(rows) == 1 and rows[0]["sha256"] == m.group(1)
