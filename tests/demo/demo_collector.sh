@@ -53,7 +53,13 @@ run "$BIN/corecastctl" --store "$WORK/store" list
 ID=$("$BIN/corecastctl" --store "$WORK/store" --json list |
 	/usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); d=d if isinstance(d,list) else d.get("dumps",[d]); print(d[0]["id"])')
 
-step "5. Show dump $ID"
+step "5. Show dump $ID (after the collector's worker has symbolized it)"
+# Symbolization runs in a worker after the dump is stored; give it a few seconds.
+for _ in $(seq 1 50); do
+	"$BIN/corecastctl" --store "$WORK/store" --json info "$ID" |
+		/usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin); sys.exit((r.get("symbolization") or {}).get("status","pending") == "pending")' && break
+	sleep 0.2
+done
 run "$BIN/corecastctl" --store "$WORK/store" info "$ID"
 
 step "6. Check: the stored dump is byte-identical to the core file"
