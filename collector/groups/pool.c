@@ -654,18 +654,23 @@ static void read_out(struct pool *p, struct job *j)
 	}
 }
 
-static void read_err(struct pool *p, struct job *j)
+/*
+ * Drain a child's stderr without blocking, keeping the head of what it wrote (the
+ * first lines name the cause; a flood after them is read and dropped).  Closes fd at
+ * EOF or error.  Shared by per-dump children and long-lived workers.
+ */
+static void drain_stderr(struct pool *p, int *fd, char *buf, size_t cap, size_t *len)
 {
 	char sink[4096];
 
 	for (;;) {
 		ssize_t n;
-		if (j->err_len < sizeof(j->err) - 1) {
-			n = read(j->err_fd, j->err + j->err_len, sizeof(j->err) - 1 - j->err_len);
+		if (*len < cap - 1) {
+			n = read(*fd, buf + *len, cap - 1 - *len);
 			if (n > 0)
-				j->err_len += (size_t)n;
+				*len += (size_t)n;
 		} else {
-			n = read(j->err_fd, sink, sizeof(sink));   /* keep the head only */
+			n = read(*fd, sink, sizeof(sink));
 		}
 		if (n > 0)
 			continue;
@@ -673,9 +678,14 @@ static void read_err(struct pool *p, struct job *j)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			return;
-		close_fd(p, &j->err_fd);
+		close_fd(p, fd);
 		return;
 	}
+}
+
+static void read_err(struct pool *p, struct job *j)
+{
+	drain_stderr(p, &j->err_fd, j->err, sizeof(j->err), &j->err_len);
 }
 
 static void reap(struct job *j)
@@ -1094,26 +1104,7 @@ static void serve_dispatch(struct pool *p, int slot)
 
 static void worker_read_err(struct pool *p, struct worker *w)
 {
-	char sink[4096];
-
-	for (;;) {
-		ssize_t n;
-		if (w->err_len < sizeof(w->err) - 1) {
-			n = read(w->err_fd, w->err + w->err_len, sizeof(w->err) - 1 - w->err_len);
-			if (n > 0)
-				w->err_len += (size_t)n;
-		} else {
-			n = read(w->err_fd, sink, sizeof(sink));
-		}
-		if (n > 0)
-			continue;
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return;
-		close_fd(p, &w->err_fd);
-		return;
-	}
+	drain_stderr(p, &w->err_fd, w->err, sizeof(w->err), &w->err_len);
 }
 
 /* Untrusted worker output, quoted in a log line or reason: printable, short. */
